@@ -1,0 +1,62 @@
+"""The documentation path without Quarto: README.md is generated from nbs/index.ipynb, every notebook keeps
+imports in their own cells (nbdev's docs step re-executes import cells), and the rendered index page opens
+in headless Chromium with the title and the quick-start commands, making no network request."""
+import json, re, subprocess, sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+IMPORT = re.compile(r"^(import\s|from\s+\S+\s+import\s)", re.M)
+
+def _quickstart_commands():
+    "The two commands of the README's quick start, read from the README itself."
+    md = (ROOT/"README.md").read_text()
+    block = md.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    return [l.strip() for l in block.strip().splitlines()]
+
+def test_readme_is_generated_from_index():
+    res = subprocess.run([sys.executable, str(ROOT/"tools"/"build_docs.py"), "--check"], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stdout + res.stderr[-3000:]
+
+def test_readme_has_two_quickstart_commands_and_ci_runs_the_test_one():
+    cmds = _quickstart_commands()
+    assert len(cmds) == 2, cmds
+    assert "cxr-graphalign demo" in cmds[0] and "pytest" in cmds[1]
+    assert cmds[1] in (ROOT/".ci"/"run").read_text(), "CI must call the README's test command"
+
+@pytest.mark.parametrize("nb", sorted((ROOT/"nbs").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_imports_live_in_their_own_cells(nb):
+    "A code cell holds only imports or no import at all (nbdev re-runs import cells when building docs)."
+    for i, c in enumerate(json.loads(nb.read_text())["cells"]):
+        src = "".join(c["source"])
+        if c["cell_type"] != "code" or "#| export" in src or not IMPORT.search(src): continue
+        code = [l for l in src.splitlines() if l.strip() and not l.startswith("#") and not IMPORT.match(l)]
+        assert not code, f"{nb.name} cell {i} mixes imports with code: move the imports to their own cell\n{src[:300]}"
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
+def test_rendered_index_in_chromium(tmp_path):
+    from playwright.sync_api import sync_playwright
+    out = tmp_path/"_docs"
+    res = subprocess.run([sys.executable, str(ROOT/"tools"/"build_docs.py"), "--out", str(out), "--pages", "index.ipynb"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    requests = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto((out/"index.html").as_uri())
+        assert page.locator("h1").first.inner_text().strip().startswith("cxr-graphalign")
+        text = page.locator("body").inner_text()
+        for cmd in _quickstart_commands(): assert cmd in text, cmd
+        assert page.locator("img[src*='overview.svg']").count() == 1
+        shots = ROOT/"test-artifacts"; shots.mkdir(exist_ok=True)
+        page.screenshot(path=str(shots/"docs_index.png"), full_page=False)
+        browser.close()
+    external = [u for u in requests if not u.startswith(("file:", "data:", "about:"))]
+    assert not external, f"the docs page requested the network: {external[:5]}"
