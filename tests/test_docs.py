@@ -60,3 +60,11 @@ def test_rendered_index_in_chromium(tmp_path):
         browser.close()
     external = [u for u in requests if not u.startswith(("file:", "data:", "about:"))]
     assert not external, f"the docs page requested the network: {external[:5]}"
+
+@pytest.mark.parametrize("nb", sorted((ROOT/"nbs").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_notebook_opens_in_colab(nb):
+    "Each notebook links to itself in Colab near its top and installs the package there in a hidden cell."
+    cells = json.loads(nb.read_text())["cells"][:8]
+    text = "\n".join("".join(c["source"]) for c in cells)
+    assert f"colab.research.google.com/github/cxr-graphalign/cxr-graphalign/blob/main/nbs/{nb.name}" in text, f"{nb.name}: no Colab badge linking to itself"
+    assert '"google.colab" in __import__("sys").modules' in text, f"{nb.name}: no hidden Colab install cell"

@@ -1,0 +1,95 @@
+"""Training-step time and peak memory of every method preset, relative to ConVIRT measured in the same run.
+
+    python bench/bench_methods.py            # ResNet-50, 224 px, batch 32, BERT-base-size text encoder (random init)
+    python bench/bench_methods.py --small    # ResNet-18, 128 px, batch 8, 4-layer 256-d BERT: a quick CPU run
+    python bench/bench_methods.py --flops --batch 4 --steps 1 --warmup 0   # full-size towers, FLOP ratios on CPU
+
+A step is forward + loss + backward + AdamW update on one pre-collated batch of real IU X-ray reports (even ids)
+and random images; collating (tokenising, parsing graphs) happens in DataLoader workers and is timed apart.
+Each preset runs in its own process, so the peak memory (CUDA max allocated, or the process's max RSS on CPU)
+belongs to that preset alone. Figures are medians over the timed steps; CGA runs with all cascade terms on.
+Target: CGA <= 1.3x ConVIRT."""
+import argparse, json, os, resource, statistics, subprocess, sys, time
+
+PRESETS = ["convirt", "gloria", "mgca", "asg", "place", "cga"]
+
+def run_one(method: str, args) -> dict:
+    "Time one preset in this process; return its figures."
+    import torch
+    from cxr_graphalign.core import set_seed, default_device
+    from cxr_graphalign.graph import parse_report
+    from cxr_graphalign.graph.vocab import ANATOMY_REGIONS
+    from cxr_graphalign.models.encoders import iu_report_texts
+    from cxr_graphalign.models.methods import create_model
+    if args.threads: torch.set_num_threads(args.threads)
+    set_seed(0)
+    dev = default_device(args.device)
+    if args.small: over = dict(image={"name": "resnet18", "img_size": 128}, text={"name": "scratch", "hidden_size": 256, "num_layers": 4, "num_heads": 4})
+    else: over = dict(image={"name": "resnet50", "img_size": 224}, text={"name": "scratch", "hidden_size": 768, "num_layers": 12, "num_heads": 12})
+    model = create_model(method, **over).to(dev).train()
+    model.loss.set_progress(1.0)
+    size = model.config.image.img_size
+    texts = iu_report_texts("even")[:args.batch]
+    samples = [{"study_id": str(i), "image": torch.rand(1, size, size), "text": t, "graph": parse_report(t),
+                "region_boxes": torch.full((len(ANATOMY_REGIONS), 4), float("nan"))} for i, t in enumerate(texts)]
+    t0 = time.perf_counter(); batch = model.collate(samples); collate_s = time.perf_counter() - t0
+    batch = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in batch.items()}
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    if dev.type == "cuda": torch.cuda.reset_peak_memory_stats()
+    flops = None
+    if args.flops:
+        from torch.utils.flop_counter import FlopCounterMode
+        with FlopCounterMode(display=False) as counter:
+            loss = model.loss(model(batch)); loss.backward()
+        flops = counter.get_total_flops()
+        opt.zero_grad(set_to_none=True)
+    times = []
+    for step in range(args.warmup + args.steps):
+        sync(); t0 = time.perf_counter()
+        loss = model.loss(model(batch))
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        sync()
+        if step >= args.warmup: times.append(time.perf_counter() - t0)
+    peak = torch.cuda.max_memory_allocated()/2**20 if dev.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024
+    return {"method": method, "step_s": statistics.median(times), "gflops": None if flops is None else flops/1e9, "collate_s": collate_s, "peak_mib": peak, "device": str(dev),
+            "params_m": sum(p.numel() for p in model.parameters())/1e6}
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--small", action="store_true", help="small towers and batch for a quick CPU run")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default 32, or 8 with --small)")
+    p.add_argument("--steps", type=int, default=5, help="timed steps per preset")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--methods", nargs="+", default=PRESETS)
+    p.add_argument("--flops", action="store_true", help="also count forward+backward FLOPs of a step (matmul/conv/attention; hardware-independent)")
+    p.add_argument("--one", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.batch is None: args.batch = 8 if args.small else 32
+    if args.one:
+        print(json.dumps(run_one(args.one, args))); return 0
+    methods = ["convirt"] + [m for m in args.methods if m != "convirt"]
+    rows = []
+    for m in methods:
+        cmd = [sys.executable, __file__, "--one", m, "--batch", str(args.batch), "--steps", str(args.steps), "--warmup", str(args.warmup),
+               "--device", args.device, "--threads", str(args.threads)] + (["--small"] if args.small else []) + (["--flops"] if args.flops else [])
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            print(f"{m}: failed\n{res.stderr[-2000:]}", file=sys.stderr); return 1
+        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    base = rows[0]["step_s"]
+    print(f"device {rows[0]['device']}, batch {args.batch}, {'small' if args.small else 'ResNet-50 224 px + BERT-base size'}, median of {args.steps} steps")
+    print(f"{'method':10s} {'params M':>9s} {'step s':>8s} {'x ConVIRT':>10s} {'peak MiB':>9s} {'collate s':>10s}")
+    flop_base = rows[0]["gflops"]
+    for r in rows:
+        fl = f"  GFLOP {r['gflops']:8.1f} ({r['gflops']/flop_base:.3f}x)" if flop_base else ""
+        print(f"{r['method']:10s} {r['params_m']:9.1f} {r['step_s']:8.3f} {r['step_s']/base:10.2f} {r['peak_mib']:9.0f} {r['collate_s']:10.3f}{fl}")
+    cga = next((r for r in rows if r["method"] == "cga"), None)
+    if cga is not None:
+        print(f"CGA / ConVIRT = {cga['step_s']/base:.2f} step time" + (f", {cga['gflops']/flop_base:.3f} FLOPs" if flop_base else "") + " (target <= 1.3)")
+    return 0
+
+if __name__ == "__main__":
+    sys.exit(main())
