@@ -38,6 +38,8 @@ def test_cli_prepare_covid_end_to_end(tmp_path):
     s = ds[3]
     assert s["image"].shape == (1, 56, 56) and s["region_boxes"].shape == (29, 4) and s["labels"].shape == (14,)
     assert s["text"] == pd.read_parquet(out/"studies.parquet")["text"][3]
+    sizes = {sp: len(CacheDataset(out, split=sp)) for sp in ("train", "valid", "test")}
+    assert sum(sizes.values()) == 444 and sizes["train"] > 250 and sizes["test"] > 40, sizes   # MGCA-style 70/15/15 by patient
     # a tampered chunk makes --verify fail with exit code 1, naming the chunk
     c = out/"images"/"chunk_00002.npy"
     raw = bytearray(c.read_bytes()); raw[-10] ^= 0xFF; c.write_bytes(bytes(raw))
@@ -112,4 +114,6 @@ def test_cli_prepare_iu_reports_only(tmp_path):
     assert len(ds) == 3955
     s = ds[0]
     assert isinstance(s["graph"], ReportGraph) and s["graph"].text == s["text"] and s["graph"].entities
+    test_ids = pd.read_parquet(out/"studies.parquet").query("split == 'test'").study_id
+    assert len(test_ids) > 1900 and all(int(i[3:]) % 2 == 1 for i in test_ids)   # odd ids: the blind set is the test split
     assert s["image"].shape == (1, 64, 64) and float(s["image"].max()) == 0.0

@@ -39,7 +39,7 @@ def test_linear_probe_from_checkpoint(checkpoint, tmp_path):
 def test_segmentation_and_detection_tiny(checkpoint, tmp_path):
     csv = tmp_path/"r.csv"
     for task, metric in (("segmentation", "dice"), ("detection", "map")):
-        r = run_cli("--checkpoint", checkpoint, "--task", task, "--fraction", 1.0, "--limit", 24, "--image-size", 64, "--epochs", 1,
+        r = run_cli("--checkpoint", checkpoint, "--task", task, "--fraction", 1.0, "--limit", 40, "--image-size", 64, "--epochs", 1,
                     "--seeds", 0, "--root", COVID, "--results", csv)
         assert r.returncode == 0, r.stderr + r.stdout
         assert metric in set(pd.read_csv(csv).metric)
@@ -51,6 +51,12 @@ def test_grounding_on_phantoms(checkpoint, tmp_path):
     df = pd.read_csv(csv)
     assert {"node_pointing", "sentence_pointing", "node_iou"} <= set(df.metric) and (df.fraction == 0).all()
     assert "zero-shot" in r.stdout
+
+@needs_covid
+def test_too_small_limit_is_explained(tmp_path):
+    r = run_cli("--checkpoint", "random:convirt-tiny", "--task", "segmentation", "--limit", 2, "--image-size", 64, "--root", COVID,
+                "--results", tmp_path/"r.csv")
+    assert r.returncode == 2 and "use a larger limit" in r.stdout
 
 def test_errors_name_the_problem(tmp_path):
     r = run_cli("--checkpoint", tmp_path/"nothing", "--task", "zeroshot", "--results", tmp_path/"r.csv")

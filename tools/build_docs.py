@@ -56,10 +56,16 @@ def readme_markdown(proc_index: Path) -> str:
                 if text: parts.append(f"    {text.rstrip()}".replace("\n", "\n    ") + "\n")
     return "\n".join(p for p in parts if p)
 
+def _alt(img_tag: str) -> str:
+    "The alt text of a remote `<img>` (shown instead of fetching it)."
+    m = re.search(r"\balt=[\"']([^\"']*)", img_tag)
+    return html.escape(m.group(1)) if m else ""
+
 def offline(page: str) -> str:
-    "Drop the CDN scripts and stylesheets nbconvert's template links (require.js, MathJax, widgets): pages stay offline."
+    "Drop CDN scripts and stylesheets (require.js, MathJax, widgets) and show remote images (badges) as their alt text: pages stay offline."
     page = re.sub(r"<script[^>]*\bsrc=[\"']https?://[^>]*>\s*</script>", "", page)
     page = re.sub(r"<link[^>]*\bhref=[\"']https?://[^>]*>", "", page)
+    page = re.sub(r"<img[^>]*\bsrc=[\"']https?://[^>]*>", lambda m: _alt(m.group(0)), page)
     page = re.sub(r"<script>\s*\(function\(\) \{\s*function addWidgetsRenderer.*?</script>", "", page, flags=re.S)
     return page
 

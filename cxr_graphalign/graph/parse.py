@@ -52,6 +52,8 @@ class Sentence:
 _RANK = {"present": 1.0, "uncertain": -1.0, "absent": 0.0}
 _PRIORITY = {1.0: 3, -1.0: 2, 0.0: 1}
 
+_SIDE_REGIONS = {"left": ["left lung"], "right": ["right lung"], "bilateral": ["left lung", "right lung"]}
+
 @dataclass
 class ReportGraph:
     "The clinical graph of one report: sections, sentences, entities and relations over `text`."
@@ -95,12 +97,13 @@ class ReportGraph:
         return [self.entity(r.tail) for r in self.relations if r.head == i and r.type == "located_at"]
 
     def triplets(self) -> list[tuple[str, str, str]]:
-        "(anatomical region, finding, existence) per observation/device and Chest ImaGenome region ('unspecified' if none)."
+        "(region, finding, existence) per observation/device: its Chest ImaGenome regions, else its side's lung, else 'unspecified'."
         out = []
         for e in self.entities:
             if e.type not in ("observation", "device"): continue
             regions = [r for a in self.located_at(e.id) for r in anatomy_regions(a.name, a.side)]
-            for r in dict.fromkeys(regions) or ["unspecified"]: out.append((r, e.name, e.existence or "present"))
+            if not regions: regions = _SIDE_REGIONS.get(e.side, ["unspecified"])  # "left pleural effusion": the left lung
+            for r in dict.fromkeys(regions): out.append((r, e.name, e.existence or "present"))
         return out
 
     def to_networkx(self):
