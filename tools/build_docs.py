@@ -25,7 +25,7 @@ def process(files=None) -> Path:
     from nbdev.serve import proc_nbs
     os.chdir(ROOT)
     refresh_quarto_yml()
-    nbdev_sidebar.__wrapped__(force=True)
+    if not (ROOT/"nbs"/"sidebar.yml").exists(): nbdev_sidebar.__wrapped__(force=True)  # custom_sidebar: keep the grouped one
     kw = {"file_glob": files} if files else {}
     return Path(proc_nbs(get_config().nbs_path, n_workers=0, force=True, **kw))
 
