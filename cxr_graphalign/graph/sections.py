@@ -92,7 +92,7 @@ _ABBREV = {"dr", "mr", "mrs", "ms", "vs", "approx", "e.g", "i.e", "eg", "ie", "c
            "resp", "incl", "min", "max", "sq", "mm", "cm", "ap", "pa", "lat", "ant", "post", "inf", "sup", "med",
            "hx", "pt", "pts", "sec", "r/o", "s/p", "w", "wk", "yr", "yrs", "mo", "jan", "feb", "mar", "apr", "jun",
            "jul", "aug", "sep", "sept", "oct", "nov", "dec", "a.m", "p.m", "am", "pm", "u.s", "dept", "ext"}
-_BOUNDARY_RE = re.compile(r"[.!?]+(?=\s|$)|\n[ \t]*\n\s*|\n(?=[ \t]*(?:\d{1,2}[.)]|[-*\u2022])\s)|"
+_BOUNDARY_RE = re.compile(r"[.!?]+(?=\s|$)|\.(?=[A-Z][a-z])|\n[ \t]*\n\s*|\n(?=[ \t]*(?:\d{1,2}[.)]|[-*\u2022])\s)|"
                           r"\s(?=\d{1,2}[.)]\s+[A-Za-z])")
 _WORD_BEFORE_RE = re.compile(r"([A-Za-z][A-Za-z./]*)$")
 _NUMBER_BEFORE_RE = re.compile(r"(?:^|\s)(\d{1,2})$")
