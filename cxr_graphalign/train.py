@@ -21,7 +21,7 @@ from fastai.callback.progress import ProgressCallback
 from fastai.data.core import DataLoaders
 from fastai.optimizer import OptimWrapper
 
-from .core import set_seed, default_device
+from .core import set_seed, seed_worker, default_device
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'CKPT_FORMAT', 'EpochBatchSampler', 'BatchCollator', 'pretrain_dataloaders', 'AlignmentLoss',
@@ -99,16 +99,12 @@ def pretrain_dataloaders(train_ds: Dataset, # training samples (the toolkit's sa
         sampler = EpochBatchSampler(len(ds), batch_size, shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
         return DataLoader(_Indexed(ds), batch_sampler=sampler, collate_fn=BatchCollator(model.collate),
                           num_workers=num_workers, generator=torch.Generator().manual_seed(seed),
-                          worker_init_fn=_seed_worker, pin_memory=torch.cuda.is_available() and num_workers > 0)
+                          worker_init_fn=seed_worker, pin_memory=torch.cuda.is_available() and num_workers > 0)
     loaders = [_dl(train_ds, True)]
     if valid_ds is not None and len(valid_ds) >= batch_size * world_size: loaders.append(_dl(valid_ds, False))
     dls = DataLoaders(*loaders)
     dls._device = device if device is not None else next(model.parameters()).device
     return dls
-
-def _seed_worker(worker_id):
-    from cxr_graphalign.core import seed_worker
-    seed_worker(worker_id)
 
 class AlignmentLoss:
     "fastai `loss_func`: the model's `CompositeLoss` applied to the model output (the targets `yb` are unused)."

@@ -6,7 +6,7 @@ Docs: https://cxr-graphalign.github.io/cxr-graphalign/data.phantom.html.md"""
 
 # %% ../../nbs/02p_data.phantom.ipynb #c6d620f9
 from __future__ import annotations
-import functools, json, math, re, zlib
+import functools, json, math, zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -823,31 +823,10 @@ def render_phantom(graph, # a `ReportGraph` (from `cxr_graphalign.graph.parse_re
 # %% ../../nbs/02p_data.phantom.ipynb #fd286f77
 @functools.lru_cache(maxsize=1)
 def _iu_studies():
-    "The IU X-ray reports as `Study` records (from `cxr_graphalign.data.iu` when available, else torchxrayvision's archive)."
-    from cxr_graphalign.data.core import Study
-    try:
-        from cxr_graphalign.data.iu import read_iu_xray
-        return tuple(read_iu_xray(None))
-    except (ImportError, TypeError, FileNotFoundError, ValueError): pass
-    import importlib.util, tarfile, xml.etree.ElementTree as ET
-    spec = importlib.util.find_spec("torchxrayvision") # located, not imported: importing it loads torch + torchvision
-    if spec is None: raise ImportError("the IU X-ray reports ship in torchxrayvision: `pip install torchxrayvision`, or pass --reports FILE")
-    path = Path(list(spec.submodule_search_locations)[0])/"data"/"NLMCXR_reports.tgz"
-    if not path.exists(): raise FileNotFoundError(f"{path} not found: reinstall torchxrayvision, or pass --reports FILE")
-    out = []
-    with tarfile.open(path, "r:gz") as t:
-        for m in t:
-            if not (m.isfile() and m.name.endswith(".xml")): continue
-            root = ET.fromstring(t.extractfile(m).read())
-            sec = {el.get("Label").lower(): (el.text or "").strip() for el in root.iter("AbstractText") if el.get("Label")}
-            rid = Path(m.name).stem
-            out.append(Study(f"CXR{rid}", None, "iu-xray", report={k: sec.get(k, "") for k in ("findings", "impression", "indication", "comparison")}))
-    return tuple(out)
-
-def _iu_number(study_id) -> int:
-    m = re.search(r"(\d+)", str(study_id))
-    if m is None: raise ValueError(f"IU study id {study_id!r} has no number")
-    return int(m.group(1))
+    "The IU X-ray reports as `Study` records (`cxr_graphalign.data.iu.iu_studies`, read once)."
+    from cxr_graphalign.data.iu import iu_studies
+    try: return tuple(iu_studies())
+    except FileNotFoundError as e: raise FileNotFoundError(f"{e}; or pass --reports FILE") from None
 
 def _report_text(report: dict) -> str:
     from cxr_graphalign.data.core import Study
@@ -861,9 +840,8 @@ def phantom_reports(reports="iu", # "iu" (even ids: development), "iu-odd" (the 
     name = str(reports)
     if name in ("iu", "iu-even", "iu-odd", "iu-all"):
         parity = {"iu": 0, "iu-even": 0, "iu-odd": 1}.get(name)
-        studies = sorted(_iu_studies(), key=lambda s: _iu_number(s.study_id))
-        return [(f"iu-{_iu_number(s.study_id)}", {k: s.report.get(k, "") for k in ("findings", "impression")}) for s in studies
-                if s.report_text.strip() and (parity is None or _iu_number(s.study_id) % 2 == parity)]
+        return [(f"iu-{s.meta['id']}", {k: s.report.get(k, "") for k in ("findings", "impression")}) for s in _iu_studies()
+                if s.report_text.strip() and (parity is None or s.meta["id"] % 2 == parity)]
     path = Path(name).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"reports {name!r}: not 'iu', 'iu-odd', 'iu-all' nor an existing file; pass a .txt file (one report per line) or .jsonl (a 'text' field per line)")

@@ -78,21 +78,24 @@ def label_fraction(y, # (N,) class targets or (N, L) multi-label targets of the 
     order = rng.permutation(n); k = max(1, math.ceil(fraction * n))
     if y.ndim > 1: return np.sort(order[:k])
     first = [order[np.where(y[order] == c)[0][0]] for c in np.unique(y)]
-    rest = [i for i in order if i not in set(first)]
+    firsts = set(first); rest = [i for i in order if i not in firsts]
     return np.sort(np.array(first + rest)[: max(k, len(first))])
 
 # %% ../../nbs/06a_evaluate.classification.ipynb #f3a618c7
 @torch.no_grad()
+def _encode_batched(model, images: torch.Tensor, batch_size: int = 64, part: int = 1) -> torch.Tensor:
+    "`model.encode_image(images)[part]` (0: grid, 1: pooled) over batches in eval mode, as float on CPU."
+    was = model.training; model.eval()
+    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+    out = torch.cat([model.encode_image(images[i:i + batch_size].to(dev))[part].float().cpu() for i in range(0, len(images), batch_size)])
+    model.train(was); return out
+
 def extract_features(model, # anything with `encode_image(images) -> (grid, pooled)`
                      images: torch.Tensor, # (N, 1, S, S) in [0, 1]
                      batch_size: int = 64, # images per forward pass
                     ) -> np.ndarray:
     "Pooled frozen-encoder features (N, C) as float32 numpy."
-    was = model.training; model.eval()
-    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-    out = [model.encode_image(images[i:i + batch_size].to(dev))[1].float().cpu() for i in range(0, len(images), batch_size)]
-    model.train(was)
-    return torch.cat(out).numpy()
+    return _encode_batched(model, images, batch_size, part=1).numpy()
 
 def _scores(y_true, scores, kind: str) -> dict:
     "Metrics of a task kind: multiclass -> accuracy + one-vs-rest macro AUC; binary/multilabel -> AUC."

@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from ..core import set_seed, shared_data_dir
 from .metrics import dice_score, iou_score
+from .classification import _encode_batched
 
 # %% auto #0
 __all__ = ['covid_cxr_lung_masks', 'GridDecoder', 'encode_grids', 'soft_dice_loss', 'train_segmentation']
@@ -67,13 +68,9 @@ class GridDecoder(nn.Module):
         return x if x.shape[-1] == self.out_size else F.interpolate(x, size=(self.out_size, self.out_size), mode="bilinear", align_corners=False)
 
 # %% ../../nbs/06b_evaluate.segmentation.ipynb #aeb516d8
-@torch.no_grad()
 def encode_grids(model, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     "Frozen patch grids (N, C, h, w) of `model.encode_image`."
-    was = model.training; model.eval()
-    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-    g = torch.cat([model.encode_image(images[i:i + batch_size].to(dev))[0].float().cpu() for i in range(0, len(images), batch_size)])
-    model.train(was); return g
+    return _encode_batched(model, images, batch_size, part=0)
 
 def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     "1 - soft Dice, averaged over images."
@@ -85,10 +82,12 @@ def train_segmentation(model, # anything with `encode_image`; frozen
                        train_idx, test_idx, # split indices
                        epochs: int = 20, lr: float = 3e-3, batch_size: int = 16, seed: int = 0,
                        width: int = 64, # decoder width
+                       grids: torch.Tensor | None = None, # precomputed `encode_grids(model, images)` (reuse it across seeds)
                       ) -> dict:
     "Train a `GridDecoder` on frozen grids; Dice and IoU on the test split."
     set_seed(seed)
-    grids = encode_grids(model, images); S = masks.shape[-1]
+    if grids is None: grids = encode_grids(model, images)
+    S = masks.shape[-1]
     dec = GridDecoder(grids.shape[1], grids.shape[-1], S, width)
     opt = torch.optim.AdamW(dec.parameters(), lr=lr, weight_decay=1e-4)
     tr = torch.as_tensor(np.asarray(train_idx)); te = torch.as_tensor(np.asarray(test_idx)); g = torch.Generator().manual_seed(seed)

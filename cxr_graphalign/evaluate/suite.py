@@ -125,11 +125,12 @@ def run_task(model, # the encoder (`load_encoder`)
             add(C.linear_probe(feats[sub], t["y"][sub], feats[te], t["y"][te], seed=s) if feats is not None
                 else C.fine_tune(model, t["images"], t["y"], sub, te, seed=s, **({"epochs": epochs} if epochs else {})))
     elif task == "segmentation":
-        from cxr_graphalign.evaluate.segmentation import covid_cxr_lung_masks, train_segmentation
+        from cxr_graphalign.evaluate.segmentation import covid_cxr_lung_masks, encode_grids, train_segmentation
         t = covid_cxr_lung_masks(root, image_size, limit); tr, te = t["train_idx"], t["test_idx"]
+        grids = encode_grids(model, t["images"])  # the encoder is frozen: encode once for all seeds
         for s in seeds:
             sub = tr[C.label_fraction(np.zeros(len(tr)), fraction, s)]
-            r = train_segmentation(model, t["images"], t["masks"], sub, te, seed=s, **({"epochs": epochs} if epochs else {}))
+            r = train_segmentation(model, t["images"], t["masks"], sub, te, seed=s, grids=grids, **({"epochs": epochs} if epochs else {}))
             add({"dice": r["dice"], "iou": r["iou"]})
     elif task == "detection":
         from cxr_graphalign.evaluate.detection import covid_cxr_boxes, train_detection

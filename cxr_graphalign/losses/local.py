@@ -100,12 +100,12 @@ def mgca_token_loss(patches: torch.Tensor, # (B, P, E) patch features
     "MGCA's token-level alignment: mean of the word-side and patch-side cross-attention InfoNCE."
     word_mask = word_mask.bool()
     if not word_mask.any(-1).all(): raise ValueError("every report needs at least one real word in word_mask (a row of word_mask is all False)")
-    patches, words = F.normalize(patches, dim=-1), F.normalize(words, dim=-1)
+    patches, words = F.normalize(patches, dim=-1), F.normalize(words, dim=-1)  # unit vectors in, so info_nce skips re-normalising
     patch_mask = torch.ones(patches.shape[:2], dtype=torch.bool, device=patches.device)
     word_side = info_nce(words, cross_attend(words, patches, None, temperature), temperature,
-                         candidate_mask=word_mask[:, None, :].expand(-1, words.shape[1], -1),
+                         candidate_mask=word_mask[:, None, :].expand(-1, words.shape[1], -1), normalize=False,
                          weights=clipped_token_weights(word_weight, word_mask, quantiles))
-    patch_side = info_nce(patches, cross_attend(patches, words, word_mask, temperature), temperature,
+    patch_side = info_nce(patches, cross_attend(patches, words, word_mask, temperature), temperature, normalize=False,
                           weights=clipped_token_weights(patch_weight, patch_mask, quantiles))
     return (word_side + patch_side) / 2
 

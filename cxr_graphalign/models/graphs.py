@@ -47,6 +47,8 @@ def atlas_boxes(size: int | tuple[int, int] = 1, # image side (or (height, width
 # %% ../../nbs/04a_models.graphs.ipynb #eafdcfd5
 EXISTENCE_CODE = {"present": 1.0, "absent": 0.0, "uncertain": -1.0}
 VISUAL_CONCEPTS = tuple(OBSERVATIONS) + tuple(DEVICES)  # one observation query each: findings first (OBSERVATIONS order), then devices
+_REGION_IX, _OBS_IX = {n: i for i, n in enumerate(ANATOMY_REGIONS)}, {n: i for i, n in enumerate(VISUAL_CONCEPTS)}  # built once, not per batch
+_REL_IX = {n: i for i, n in enumerate(RELATION_TYPES)}
 
 def graph_tensors(graphs: list, # ReportGraph per sample
                   max_nodes: int = 32, # nodes kept per report (in reading order)
@@ -54,8 +56,7 @@ def graph_tensors(graphs: list, # ReportGraph per sample
                   anatomy_span: str = "mention", # text of an anatomy node: its "mention", or its whole "sentence" (ASG's region-sentence alignment)
                  ) -> dict[str, torch.Tensor]:
     "Padded node and edge tensors of a batch of `ReportGraph`s (character spans, kinds, groups, existence, edges)."
-    region_ix, obs_ix = {n: i for i, n in enumerate(ANATOMY_REGIONS)}, {n: i for i, n in enumerate(VISUAL_CONCEPTS)}
-    rel_ix = {n: i for i, n in enumerate(RELATION_TYPES)}
+    region_ix, obs_ix, rel_ix = _REGION_IX, _OBS_IX, _REL_IX
     if anatomy_span not in ("mention", "sentence"): raise ValueError(f"anatomy_span must be 'mention' or 'sentence', got {anatomy_span!r}")
     B = len(graphs)
     spans, kinds, groups, exist = [[(0, 0)]*max_nodes for _ in range(B)], [[-1]*max_nodes for _ in range(B)], [[0]*max_nodes for _ in range(B)], [[math.nan]*max_nodes for _ in range(B)]

@@ -52,18 +52,25 @@ def curve_columns(df, # a normalised metrics table
 
 # %% ../../nbs/07c_viz.dashboard.ipynb #275fd86c
 def _stage_changes(df) -> list[tuple[float, str]]:
+    "(first step, name) of each cascade stage on the training rows."
     if "stage" not in df.columns: return []
     tr = df[(df["split"] == "train") & df["stage"].notna()]
     out, last = [], None
-    for step, st in zip(tr["step"], tr["stage"]):
-        if st != last: out.append((float(step), str(st))); last = st
+    for step, st in zip(tr["step"], tr["stage"].astype(str)):
+        key = _stage_key(st)                                      # 'N:terms' is one stage while N stays (terms may switch on a step late)
+        if key != last: out.append((float(step), st)); last = key
+        else: out[-1] = (out[-1][0], st)                          # hover text: the stage's latest full name
     return out
+
+def _stage_key(st: str) -> str:
+    "'stage N' for an 'N:terms' stage name, else the name itself."
+    head = st.split(":", 1)[0]
+    return f"stage {head}" if ":" in st and head.isdigit() else st
 
 def _short_stage(st: str) -> str:
     "A short stage label: the index of an 'N:terms' stage name, else the name itself (cut at 24 characters)."
-    head = st.split(":", 1)[0]
-    if ":" in st and head.isdigit(): return f"stage {head}"
-    return st if len(st) <= 24 else st[:23] + "…"
+    k = _stage_key(st)
+    return k if len(k) <= 24 else k[:23] + "…"
 
 def _stage_layout(df) -> dict:
     shapes, notes = [], []

@@ -15,7 +15,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['CSP', 'PAGE_CSS', 'library_tags', 'script_json', 'Fragment', 'page', 'save_page', 'iframe', 'show_html',
-           'enable_colab_widgets', 'figure_fragment', 'image_data_uri']
+           'enable_colab_widgets', 'figure_fragment', 'gray_uint8', 'image_data_uri']
 
 # %% ../../nbs/07d_viz.export.ipynb #57db559a
 def _strip_source_map(js: str) -> str: return re.sub(r"//# sourceMappingURL=\S*", "", js)
@@ -128,6 +128,14 @@ def figure_fragment(fig, # a plotly `Figure` or `FigureWidget`
     markup = fig.to_html(full_html=False, include_plotlyjs=False, include_mathjax=False, div_id=div_id,
                          config={"displaylogo": False, "responsive": True})
     return Fragment(markup, libs=("plotly",), height=height)
+
+def gray_uint8(image, # (C, S, S) / (S, S) / (S, S, C) image, tensor or array, in [0, 1] or 0-255
+              ) -> np.ndarray:
+    "The image as an (S, S) grey uint8 array (channels averaged)."
+    a = image.detach().cpu().float().numpy() if hasattr(image, "detach") else np.asarray(image, np.float32)
+    if a.ndim == 3: a = a.mean(0) if a.shape[0] in (1, 3) else a.mean(-1)
+    if a.max() > 1.5: a = a / 255.
+    return (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
 
 def image_data_uri(img, # HxW (grey) or HxWx3/4 (RGB/RGBA) array: uint8, or float in [0, 1]
                   ) -> str:

@@ -6,13 +6,13 @@ Docs: https://cxr-graphalign.github.io/cxr-graphalign/viz.gradcam.html.md"""
 
 # %% ../../nbs/07b_viz.gradcam.ipynb #388f88d0
 from __future__ import annotations
-import math
+import html, math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .heatmap import graph_queries, heatmap_traces, similarity_maps, _shorten
+from .heatmap import graph_queries, heatmap_fragment, heatmap_traces, similarity_maps, _shorten
 
 # %% auto #0
 __all__ = ['SimilarityScore', 'find_image_layer', 'gradcam_maps', 'attribution_figure', 'attribution_fragment']
@@ -107,8 +107,6 @@ def attribution_figure(image, # (C, S, S) image
                        size: int = 380, # pixel side of each panel
                       ) -> "go.Figure":
     "A plotly figure: region–sentence similarity (left) and Grad-CAM (right) for query `index`."
-    import html
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
     if not len(sim_maps) == len(cams) == len(labels): raise ValueError(f"got {len(sim_maps)} maps, {len(cams)} Grad-CAMs, {len(labels)} labels")
     fig = make_subplots(1, 2, subplot_titles=("region–sentence similarity", "Grad-CAM of the global similarity"), horizontal_spacing=0.16)
@@ -132,6 +130,5 @@ def attribution_fragment(image, # (C, S, S) image
                          **kwargs, # passed to `heatmap_fragment`
                         ):
     "Offline HTML fragment: a `<select>` of queries with the similarity heatmap and the Grad-CAM side by side."
-    from cxr_graphalign.viz.heatmap import heatmap_fragment
     return heatmap_fragment(image, {"region–sentence similarity": sim_maps, "Grad-CAM (global similarity)": cams},
                             labels, element_id=element_id, **kwargs)

@@ -10,7 +10,7 @@ import html, re
 
 import numpy as np
 
-from .export import Fragment, page, script_json, show_html
+from .export import Fragment, gray_uint8, image_data_uri, page, script_json, show_html
 
 # %% auto #0
 __all__ = ['TYPE_SHAPES', 'EXISTENCE_COLORS', 'ANATOMY_COLOR', 'MODIFIER_COLOR', 'RELATION_COLORS', 'GRAPH_OPTIONS', 'node_style',
@@ -125,10 +125,7 @@ def visual_graph_svg(graph, # a `ReportGraph`
                      size: int = 420, # displayed side in pixels
                     ) -> str:
     "An SVG of the visual graph: the radiograph, the regions the report names and the findings located there."
-    from cxr_graphalign.viz.export import image_data_uri
-    a = image.detach().cpu().float().numpy() if hasattr(image, "detach") else np.asarray(image)
-    if a.ndim == 3: a = a.mean(0) if a.shape[0] in (1, 3) else a.mean(-1)
-    a = a.astype(np.float32) / (255. if a.max() > 1.5 else 1.)
+    a = gray_uint8(image)
     H, W = a.shape
     bx = _region_boxes(boxes, max(H, W))
     ents = {e.id: e for e in graph.entities}

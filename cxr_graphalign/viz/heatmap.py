@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .export import Fragment, enable_colab_widgets, image_data_uri, script_json
+from .export import Fragment, enable_colab_widgets, gray_uint8, image_data_uri, page, script_json
 
 # %% auto #0
 __all__ = ['graph_queries', 'similarity_maps', 'heatmap_traces', 'heatmap_figure', 'HeatmapExplorer', 'overlay_rgb',
@@ -24,13 +24,20 @@ def graph_queries(graph, # a `ReportGraph`
                  ) -> list[tuple[str, str]]:
     "(label, text) queries for a heatmap from the sentences or the nodes of a report graph."
     if by == "sentence":
-        out = [(graph.sentence_text(i).strip(), graph.sentence_text(i).strip()) for i in range(len(graph.sentences))]
+        out = [(t, t) for t in (graph.sentence_text(i).strip() for i in range(len(graph.sentences)))]
     elif by == "node":
         out = [(f"{e.name} [{e.type}{', ' + e.existence if e.existence else ''}]", e.name or e.text)
                for e in graph.entities if e.type in ("observation", "device", "anatomy")]
         out = list(dict(out).items())   # one query per (name, existence): a phrase can repeat a finding
     else: raise ValueError(f"by must be 'sentence' or 'node', got {by!r}")
     return [(l, t) for l, t in out if t]
+
+def _queries(graph_or_texts, # a `ReportGraph` or a list of texts
+             by: str, # for a graph: "sentence" or "node" queries
+            ) -> tuple[list[str], list[str]]:
+    "(labels, texts) of the heatmap queries."
+    qs = [(t, t) for t in graph_or_texts] if isinstance(graph_or_texts, (list, tuple)) else graph_queries(graph_or_texts, by)
+    return [l for l, _ in qs], [t for _, t in qs]
 
 # %% ../../nbs/07a_viz.heatmap.ipynb #843e56b9
 @torch.no_grad()
@@ -54,12 +61,6 @@ def similarity_maps(model, # any model with `patch_text_similarity(images, texts
     return torch.cat(out)
 
 # %% ../../nbs/07a_viz.heatmap.ipynb #7b4c4368
-def _gray_uint8(image) -> np.ndarray:
-    a = image.detach().cpu().float().numpy() if torch.is_tensor(image) else np.asarray(image, np.float32)
-    if a.ndim == 3: a = a.mean(0) if a.shape[0] in (1, 3) else a.mean(-1)
-    if a.max() > 1.5: a = a / 255.
-    return (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
-
 def _shorten(s: str, n: int = 90) -> str: return s if len(s) <= n else s[:n - 1] + "…"
 
 def heatmap_traces(image, # (C, S, S) / (S, S) image, [0, 1] or uint8
@@ -71,7 +72,7 @@ def heatmap_traces(image, # (C, S, S) / (S, S) image, [0, 1] or uint8
                   ) -> list:
     "The two plotly traces of a heatmap panel: the radiograph and the patch-similarity overlay."
     import plotly.graph_objects as go
-    g = _gray_uint8(image); S0, S1 = g.shape
+    g = gray_uint8(image); S0, S1 = g.shape
     m = torch.as_tensor(maps).float()
     h, w = m.shape[-2:]
     zmin, zmax = zrange if zrange is not None else (float(m.min()), float(m.max()))
@@ -120,8 +121,8 @@ class HeatmapExplorer:
                    by: str = "sentence", # for a graph: "sentence" or "node" queries
                    **kwargs):
         "Score the sentences (or nodes) of a report graph, or a list of texts, and build the explorer."
-        qs = [(t, t) for t in graph_or_texts] if isinstance(graph_or_texts, (list, tuple)) else graph_queries(graph_or_texts, by)
-        return cls(image, similarity_maps(model, image, [t for _, t in qs]), [l for l, _ in qs], **kwargs)
+        labels, texts = _queries(graph_or_texts, by)
+        return cls(image, similarity_maps(model, image, texts), labels, **kwargs)
 
     @property
     def index(self) -> int: return self.dropdown.value
@@ -149,7 +150,7 @@ def overlay_rgb(image, # (C, S, S) / (S, S) image
                ) -> np.ndarray:
     "The radiograph with `heat` upsampled (bilinear) and blended in colour: an (S, S, 3) uint8 array."
     import matplotlib
-    g = _gray_uint8(image).astype(np.float32) / 255
+    g = gray_uint8(image).astype(np.float32) / 255
     up = F.interpolate(torch.as_tensor(heat, dtype=torch.float32)[None, None], size=g.shape, mode="bilinear", align_corners=False)[0, 0]
     lo, hi = zrange
     norm = ((up - lo) / max(hi - lo, 1e-8)).clamp(0, 1).numpy()
@@ -209,7 +210,5 @@ def heatmap_html(model, # a model with `patch_text_similarity`
                  **kwargs, # passed to `heatmap_fragment`
                 ) -> str:
     "A self-contained offline HTML page of the region–sentence heatmaps of one image and its report."
-    from cxr_graphalign.viz.export import page
-    qs = [(t, t) for t in graph_or_texts] if isinstance(graph_or_texts, (list, tuple)) else graph_queries(graph_or_texts, by)
-    maps = similarity_maps(model, image, [t for _, t in qs])
-    return page([heatmap_fragment(image, maps, [l for l, _ in qs], **kwargs)], title=title)
+    labels, texts = _queries(graph_or_texts, by)
+    return page([heatmap_fragment(image, similarity_maps(model, image, texts), labels, **kwargs)], title=title)
