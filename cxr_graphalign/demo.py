@@ -6,7 +6,7 @@ Docs: https://cxr-graphalign.github.io/cxr-graphalign/demo.html.md"""
 
 # %% ../nbs/08_demo.ipynb #e3ea99d1
 from __future__ import annotations
-import argparse, html, json, math, time
+import argparse, html, json, math, os, signal, sys, time
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 
@@ -15,11 +15,12 @@ import torch
 from tqdm.auto import tqdm
 
 from .core import set_seed, default_device
+from .validate import COUNT, SEED, out_folder, in_folder, device_name
 
 # %% auto #0
-__all__ = ['EXPLAIN', 'DemoConfig', 'parse_stage', 'phantom_splits', 'covid_splits', 'pretrain_stage', 'evaluation_data',
-           'evaluate_stage', 'results_rows', 'table_html', 'write_page', 'parser_table', 'run_demo', 'add_demo_args',
-           'demo_main']
+__all__ = ['EXPLAIN', 'DemoConfig', 'compare_config', 'parse_stage', 'covid_splits', 'pretrain_stage', 'evaluation_data',
+           'evaluate_stage', 'results_rows', 'table_html', 'describe_data', 'comparison_html', 'write_page',
+           'query_masks', 'parser_table', 'run_demo', 'add_demo_args', 'check_interrupt', 'demo_main']
 
 # %% ../nbs/08_demo.ipynb #d548400c
 @dataclass
@@ -29,17 +30,25 @@ class DemoConfig:
     n_probe: int = 256       # labelled phantoms the linear probe is fitted on
     n_test: int = 256        # held-out phantoms for probe, retrieval and grounding
     size: int = 128          # phantom side in pixels
-    epochs: int = 8          # pretraining epochs per method
+    epochs: int = 3          # pretraining epochs per method and seed
     batch_size: int = 32     # pretraining batch size
     lr: float = 1e-3         # peak learning rate
     methods: tuple = ("convirt-tiny", "cga-tiny") # the methods compared, with the same budget
-    seed: int = 0            # seed of everything
+    seed: int = 0            # the first seed (seeds are seed, seed + 1, ...)
+    seeds: int = 3           # pretraining seeds per method (the comparison's confidence intervals and paired test)
     n_pictures: int = 3      # held-out studies shown as graphs, heatmaps and Grad-CAM
 
     @classmethod
     def quick(cls, **kw): return cls(**{**dict(n_train=96, n_probe=64, n_test=64, size=96, epochs=1, batch_size=16, n_pictures=2), **kw})
     @classmethod
     def full(cls, **kw): return cls(**kw)
+
+# %% ../nbs/08_demo.ipynb #b191896f
+def compare_config(cfg: DemoConfig) -> "CompareConfig":
+    "The `compare` budget the demo runs: its methods, seeds and phantom budget (phantoms only, so it fits the demo's 10 minutes)."
+    from cxr_graphalign.compare import CompareConfig
+    return CompareConfig(methods=tuple(cfg.methods), seeds=tuple(range(cfg.seed, cfg.seed + cfg.seeds)), n_train=cfg.n_train, n_test=cfg.n_test,
+                         size=cfg.size, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, covid=False, n_boot=500, n_chance=10)
 
 # %% ../nbs/08_demo.ipynb #abcb4a0e
 def parse_stage() -> dict:
@@ -55,34 +64,21 @@ def parse_stage() -> dict:
     return {"n_reports": len(studies), "reports_per_s": len(studies) / secs, "parser": {"macro_f1": macro, "per_label": per_label}}
 
 # %% ../nbs/08_demo.ipynb #fc95ac4a
-def phantom_splits(cfg: DemoConfig) -> dict:
-    "Three disjoint `PhantomDataset` slices of the even-id IU reports: train, probe, test."
-    from cxr_graphalign.data.phantom import PhantomDataset
-    from torch.utils.data import Subset
-    full = PhantomDataset("iu", size=cfg.size, seed=cfg.seed)
-    order = np.random.default_rng(cfg.seed).permutation(len(full))
-    need = cfg.n_train + cfg.n_probe + cfg.n_test
-    if need > len(full): raise ValueError(f"the demo asks for {need} phantoms but only {len(full)} reports are available")
-    a, b = cfg.n_train, cfg.n_train + cfg.n_probe
-    return {"dataset": full, "train": Subset(full, order[:a].tolist()), "probe": order[a:b].tolist(), "test": order[b:need].tolist(),
-            "phantom": True}
-
 def covid_splits(cfg: DemoConfig, # n_train / n_probe / n_test are capped to what the folder holds
                  root, # the covid-cxr folder (ieee8023 metadata.csv + images, or the 512 px subset)
                  out: Path, # the demo folder: the cache is built under out/cache
                 ) -> dict:
-    "Real radiographs with their clinical notes: a cache of the covid-cxr folder split by patient into train, probe and test."
+    "Real radiographs with their clinical notes: a cache of the covid-cxr folder, train / probe / test = the published train / valid / test split."
     from cxr_graphalign.data.cache import prepare, CacheDataset
+    from cxr_graphalign.data.core import Study
+    from cxr_graphalign.data.splits import published_splits
     from torch.utils.data import Subset
     prepare("covid-cxr", root=root, size=cfg.size, out=out/"cache")
     full = CacheDataset(out/"cache")
-    patients = [str(p) for p in full.df["patient_id"]] if "patient_id" in full.df else [str(i) for i in range(len(full))]
-    uniq = sorted(set(patients)); rng = np.random.default_rng(cfg.seed); rng.shuffle(uniq)
-    rank = {p: k/len(uniq) for k, p in enumerate(uniq)}
-    train = [i for i, p in enumerate(patients) if rank[p] < 0.6]
-    probe = [i for i, p in enumerate(patients) if 0.6 <= rank[p] < 0.8]
-    test = [i for i, p in enumerate(patients) if rank[p] >= 0.8]
-    return {"dataset": full, "train": Subset(full, train[:cfg.n_train]), "probe": probe[:cfg.n_probe], "test": test[:cfg.n_test], "phantom": False}
+    sp = published_splits([Study(str(s), str(p), "covid-cxr") for s, p in zip(full.df["study_id"], full.df["patient_id"])], "covid-cxr")
+    where = [sp.get(str(s)) for s in full.df["study_id"]]
+    pick = lambda name: [i for i, w in enumerate(where) if w == name]
+    return {"dataset": full, "train": Subset(full, pick("train")[:cfg.n_train]), "probe": pick("valid")[:cfg.n_probe], "test": pick("test")[:cfg.n_test], "phantom": False}
 
 # %% ../nbs/08_demo.ipynb #95f8c131
 def pretrain_stage(method: str, # a registry name, e.g. "cga-tiny"
@@ -91,7 +87,7 @@ def pretrain_stage(method: str, # a registry name, e.g. "cga-tiny"
                    out: Path, # the run folder of this method
                    device=None,
                   ):
-    "Pretrain `method` on `train_ds` with the demo budget; returns the trained model (in eval mode)."
+    "Pretrain `method` on `train_ds` with the demo budget; returns the trained model (in eval mode); KeyboardInterrupt if a signal stopped it."
     from cxr_graphalign.models import create_model
     from cxr_graphalign.train import pretrain_dataloaders, pretrain_learner
     set_seed(cfg.seed)
@@ -99,6 +95,8 @@ def pretrain_stage(method: str, # a registry name, e.g. "cga-tiny"
     dls = pretrain_dataloaders(train_ds, model, batch_size=cfg.batch_size, seed=cfg.seed)
     learn = pretrain_learner(dls, model, lr=cfg.lr, out=out, verbose=False)
     with learn.no_bar(), learn.no_logging(): learn.fit(cfg.epochs)
+    if learn.interrupted:   # SIGINT/SIGTERM: the trainer finished its step and wrote a checkpoint; the demo stops as a whole
+        raise KeyboardInterrupt(f"{method} stopped at step {learn.pretrain_loop.step}; its checkpoint is in {out/'checkpoints'}")
     model.save_pretrained(out/"model")
     return model.eval()
 
@@ -107,7 +105,7 @@ def _stack(dataset, idx):
     samples = [dataset[i] for i in idx]
     return torch.stack([s["image"] for s in samples]), [s["text"] for s in samples], torch.stack([s["labels"] for s in samples])
 
-def evaluation_data(splits: dict # from `phantom_splits` or `covid_splits`
+def evaluation_data(splits: dict # from `covid_splits`
                    ) -> dict:
     "The probe and test images, texts and labels (and phantom grounding items), rendered once for every method."
     from cxr_graphalign.evaluate.grounding import phantom_grounding_items
@@ -163,8 +161,8 @@ EXPLAIN = {
             "features, predicting the reports' CheXpert labels. <b>R@K</b>: share of images whose own report is among the K "
             "most similar reports (i2t) and vice versa (t2i). <b>pointing</b>: share of sentences / graph nodes whose most "
             "similar image patch falls inside the mask of the finding they describe; <b>mask IoU</b>: overlap of the "
-            "thresholded similarity map with that mask. Chance levels are low for pointing (findings cover a small part "
-            "of the image) and 1/N·K for recall.",
+            "thresholded similarity map with that mask. Each method ran with several seeds; the <i>chance</i> row is "
+            "computed (permuted probe labels, random embeddings, random heatmaps), not assumed.",
  "parser": "The rule parser's CheXpert labels against the labels that the reports' human MeSH codings map to, on the "
            "even-id IU reports (the development split; odd ids are held out).",
  "curves": "Training curves from each run's metrics.csv: every loss term (unweighted) and, for CGA, the cascade weights, "
@@ -172,46 +170,103 @@ EXPLAIN = {
  "graphs": "Report graphs of held-out reports: anatomy nodes, findings coloured by existence (present, absent, uncertain), "
            "and the relations between them. Hover a node to see its sentence.",
  "heatmaps": "Region–sentence similarity: for the chosen sentence or graph node, how similar each image patch is to its "
-             "text embedding, for each method side by side.",
- "gradcam": "Grad-CAM of the image–text similarity with respect to the chosen query (CGA model), beside the similarity map.",
+             "text embedding, for each method side by side. The white outline is the ground-truth mask of the finding (or the "
+             "region) the query names, drawn by the phantom renderer.",
+ "gradcam": "Grad-CAM of the image–text similarity with respect to the chosen query (CGA model): which pixels raise the "
+            "similarity of the whole image to the text (the similarity maps themselves are in the section above).",
 }
 
+def describe_data(splits: dict # from `phantom_splits` or `covid_splits`
+                 ) -> tuple[str, str]:
+    "What the page calls the data it ran on ('phantoms' or 'covid-cxr radiographs') and the results note that says so."
+    if splits.get("phantom"): return "phantoms", EXPLAIN["results"]
+    return "covid-cxr radiographs", EXPLAIN["results"].replace(
+        "phantoms rendered from real IU X-ray report text", "real covid-cxr radiographs with their clinical notes").replace(
+        "held-out phantoms", "held-out radiographs")
+
+def comparison_html(rows: list[dict], paired: list[dict], # from `cxr_graphalign.compare.summarise_runs`
+                   ) -> str:
+    "The verdict in words, then mean [95% CI over seeds] per method and metric with the chance row; differences from the baseline whose CI excludes zero are marked."
+    from cxr_graphalign.compare import verdict
+    e = html.escape; f = lambda v: f"{v:.3f}" if isinstance(v, float) and math.isfinite(v) else "–"
+    words = [w for k in (("phantom", "pointing (sentence)"), ("phantom", "pointing (node)")) for w in verdict(rows, paired, k)]
+    cols = list(dict.fromkeys((r["data"], r["metric"]) for r in rows)); methods = list(dict.fromkeys(r["method"] for r in rows))
+    cell = {(r["method"], r["data"], r["metric"]): r for r in rows}
+    sig = {(t["method"], t["data"], t["metric"]): t for t in paired if t["significant"]}
+    def td(m, d, k):
+        r = cell.get((m, d, k))
+        if r is None: return "<td></td>"
+        txt = f"{f(r['mean'])} [{f(r['ci_low'])}, {f(r['ci_high'])}]"
+        t = sig.get((m, d, k))
+        return f"<td><mark title='differs from {e(t['baseline'])}: {t['diff']:+.3f}'>{txt}</mark></td>" if t else f"<td>{txt}</td>"
+    head = "<tr><th>method</th>" + "".join(f"<th>{e(k)}</th>" for _, k in cols) + "</tr>"
+    body = "".join(f"<tr{' class=chance' if m == 'chance' else ''}><td>{'<i>chance</i>' if m == 'chance' else e(m)}</td>" + "".join(td(m, d, k) for d, k in cols) + "</tr>" for m in methods)
+    return ("<ul class='verdict'>" + "".join(f"<li>{e(w)}</li>" for w in words) + "</ul>"
+            + f"<table class='results'><caption>mean over seeds [95% CI over seeds]; chance: computed, mean [2.5-97.5% of its draws]; "
+            "marked cells differ from the baseline with a paired 95% CI that excludes zero</caption><thead>" + head + "</thead><tbody>" + body + "</tbody></table>")
+
 def write_page(out: Path, # the demo folder
-               parse: dict, results: dict, models: dict, splits: dict, cfg: DemoConfig, timings: dict) -> Path:
+               parse: dict, results: dict, models: dict, splits: dict, cfg: DemoConfig, timings: dict,
+               comparison: dict | None = None, # the result of `run_compare` (the default phantom demo)
+              ) -> Path:
     "Write `out/index.html`: results, parser accuracy, curves, graphs, heatmaps and Grad-CAM, offline."
-    from cxr_graphalign.viz.export import Fragment, save_page, figure_fragment
+    from cxr_graphalign.viz.export import Fragment, save_page
     from cxr_graphalign.viz.graph import graph_fragment
     from cxr_graphalign.viz.heatmap import heatmap_fragment, similarity_maps, graph_queries
-    from cxr_graphalign.viz.gradcam import gradcam_maps, attribution_fragment
-    from cxr_graphalign.viz.dashboard import dashboard_figure
+    from cxr_graphalign.viz.gradcam import gradcam_maps
+    from cxr_graphalign.viz.dashboard import dashboard_svg
     p = lambda s: f"<p class='explain'>{s}</p>"
+    phantom = bool(splits.get("phantom"))
+    what, explain = describe_data(splits)
     intro = Fragment("<h1>cxr-graphalign demo</h1>" + p(
-        f"Pretrained {', '.join(map(html.escape, results))} on {cfg.n_train} phantoms ({cfg.size} px, {cfg.epochs} epoch(s), "
-        f"batch {cfg.batch_size}); evaluated on {cfg.n_test} held-out phantoms. Phantoms are a controlled testbed for "
-        "alignment and grounding, not a substitute for real radiographs. Stage times: "
-        + ", ".join(f"{html.escape(k)} {v:.0f} s" for k, v in timings.items()) + "."))
+        f"Pretrained {', '.join(map(html.escape, results))} on {len(splits['train']) if 'train' in splits else cfg.n_train} {what} ({cfg.size} px, {cfg.epochs} epoch(s), "
+        f"batch {cfg.batch_size}); evaluated on {len(splits['test'])} held-out {what}. "
+        + ("Phantoms are a controlled testbed for alignment and grounding, not a substitute for real radiographs. " if phantom else "")
+        + "Stage times: " + ", ".join(f"{html.escape(k)} {v:.0f} s" for k, v in timings.items()) + "."))
+    table = (comparison_html(comparison["rows"], comparison["paired"]) if comparison is not None
+             else table_html(results_rows(results), f"held-out {what}"))
     sections = [intro,
-                ("Results", Fragment(p(EXPLAIN["results"]) + table_html(results_rows(results), "held-out phantoms"))),
+                ("Results", Fragment(p(explain) + table)),
                 ("Report parser on real IU X-ray reports", Fragment(p(EXPLAIN["parser"]) + parser_table(parse)))]
-    curves = [figure_fragment(dashboard_figure(out/m, title=m), div_id=f"curves-{i}") for i, m in enumerate(models)]
-    sections.append(("Training curves", Fragment(p(EXPLAIN["curves"]) + "".join(f.html for f in curves), libs=("plotly",))))
+    run_dir = (lambda m: out/m/f"seed{cfg.seed}") if comparison is not None else (lambda m: out/m)
+    curves = "".join(dashboard_svg(run_dir(m), title=m, element_id=f"curves-{i}") for i, m in enumerate(models))   # static SVG: no plotly.js
+    sections.append(("Training curves", Fragment(p(EXPLAIN["curves"]) + curves)))
     ds = splits["dataset"]
-    picked = [ds[i] for i in _picture_indices(splits, cfg.n_pictures)]
+    indices = _picture_indices(splits, cfg.n_pictures)
+    picked = [ds[i] for i in indices]
     graphs = [graph_fragment(s["graph"], element_id=f"graph-{k}", title=f"held-out report {k + 1}") for k, s in enumerate(picked)]
     sections.append(("Report graphs", Fragment(p(EXPLAIN["graphs"]) + "".join(g.html for g in graphs), libs=("vis-network",))))
     heat, cams = [], []
     cga = next((m for m in models if m.startswith("cga")), list(models)[-1])
-    for k, sample in enumerate(picked):
+    for k, (i, sample) in enumerate(zip(indices, picked)):
         queries = graph_queries(sample["graph"], "sentence") + graph_queries(sample["graph"], "node")
         labels, texts = [q[0] for q in queries], [q[1] for q in queries]
         if not texts: continue
+        masks = query_masks(ds.phantom(i), labels) if splits.get("phantom") else None
         panels = {m: similarity_maps(model, sample["image"], texts) for m, model in models.items()}
-        heat.append(heatmap_fragment(sample["image"], panels, labels, element_id=f"heatmap-{k}"))
+        heat.append(heatmap_fragment(sample["image"], panels, labels, element_id=f"heatmap-{k}", masks=masks))
         cam = gradcam_maps(models[cga], sample["image"], texts)
-        cams.append(attribution_fragment(sample["image"], panels[cga], cam, labels, element_id=f"gradcam-{k}"))
+        cams.append(heatmap_fragment(sample["image"], {f"Grad-CAM ({cga})": cam}, labels, element_id=f"gradcam-{k}", masks=masks,
+                                     cmap="inferno", scale_label="Grad-CAM, normalised per query"))
     sections.append(("Region–sentence heatmaps", Fragment(p(EXPLAIN["heatmaps"]) + "".join(h.html for h in heat))))
     sections.append(("Grad-CAM", Fragment(p(EXPLAIN["gradcam"]) + "".join(c.html for c in cams))))
     return save_page(sections, out/"index.html", title="cxr-graphalign demo")
+
+def query_masks(phantom, # a `Phantom` (`PhantomDataset.phantom(i)`) whose graph the queries come from
+                labels: list[str], # heatmap query labels from `graph_queries` (sentences and nodes)
+               ) -> list:
+    "Per query label, the ground-truth mask to outline: the drawn findings of a sentence or node, an anatomy node's region; else None."
+    g, by_label = phantom.graph, {}
+    def add(label, m): by_label[label] = m if label not in by_label else by_label[label] | m
+    node_label = {}
+    for e in g.entities:
+        node_label[e.id] = f"{e.name} [{e.type}{', ' + e.existence if e.existence else ''}]"
+        if e.type == "anatomy" and e.name in phantom.regions: add(node_label[e.id], phantom.regions[e.name])
+    for f in phantom.findings:
+        for eid in f.entity_ids:
+            add(node_label[eid], f.mask)
+            add(g.sentence_text(g.entities[eid].sentence).strip(), f.mask)
+    return [by_label.get(l) for l in labels]
 
 def _picture_indices(splits, n):
     "The first `n` held-out studies whose report graph has a present finding."
@@ -229,6 +284,11 @@ def parser_table(parse: dict) -> str:
                             f"({parse['reports_per_s']:.0f} reports/s on one core)")
 
 # %% ../nbs/08_demo.ipynb #8448304d
+def _write_atomic(path: Path, text: str):
+    "Write `text` to `path` via a temporary file and a rename: an interrupted demo never leaves half a file."
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text); os.replace(tmp, path)
+
 def run_demo(out: str | Path = "runs/demo", # where the runs and the page go
              quick: bool = False, # the one-minute budget
              data: str = "phantom", # "phantom" (default, real IU report text) or "covid-cxr" (real radiographs + notes)
@@ -242,42 +302,74 @@ def run_demo(out: str | Path = "runs/demo", # where the runs and the page go
     if data not in ("phantom", "covid-cxr"): raise ValueError(f"--data must be 'phantom' or 'covid-cxr', got {data!r}")
     if data == "covid-cxr" and root is None: raise ValueError("--data covid-cxr needs --root: the folder of the covid-chestxray-dataset")
     out.mkdir(parents=True, exist_ok=True)
+    for stale in ("index.html", "results.json", "timings.json"): (out/stale).unlink(missing_ok=True)   # never a page beside runs it does not show
     set_seed(cfg.seed)
     timings, t0 = {}, time.time()
-    stages = tqdm(total=4 + len(cfg.methods), desc="demo", unit="stage")
+    stages = tqdm(total=3 if data == "phantom" else 4 + len(cfg.methods), desc="demo", unit="stage")
     def start(name):
         nonlocal t0
-        t0 = time.time(); stages.set_postfix_str(name)
+        check_interrupt(); t0 = time.time(); stages.set_postfix_str(name)
     def done(name):
-        timings[name] = time.time() - t0; stages.update()
+        check_interrupt(); timings[name] = time.time() - t0; stages.update()
     start("parse reports"); parse = parse_stage(); done("parse reports")
-    name = "phantoms" if data == "phantom" else "cache"
-    start(name); splits = phantom_splits(cfg) if data == "phantom" else covid_splits(cfg, root, out); done(name)
+    if data == "phantom":
+        from cxr_graphalign.compare import run_compare
+        ccfg = compare_config(cfg); seconds = {}
+        start("compare"); comparison = run_compare(ccfg, out, dev, progress=lambda s: (check_interrupt(), stages.set_postfix_str(s))); done("compare")
+        models, splits = comparison["models"], {"dataset": comparison["data"]["dataset"], "test": comparison["data"]["test_idx"], "phantom": True}
+        results = {m: {} for m in models}
+        _write_atomic(out/"results.json", json.dumps({"config": asdict(cfg), "data": data, "parser": parse["parser"], "rows": comparison["rows"],
+                                                     "paired": comparison["paired"]}, indent=1, default=float))   # no timings: the same seed writes the same file
+        start("page"); page = write_page(out, parse, results, models, splits, cfg, timings, comparison); done("page")
+        stages.close()
+        _write_atomic(out/"timings.json", json.dumps({**timings, **comparison["seconds"]}, indent=1, default=float))
+        return page
+    start("cache"); splits = covid_splits(cfg, root, out); done("cache")
     models = {}
     for m in cfg.methods:
         start(f"pretrain {m}"); models[m] = pretrain_stage(m, splits["train"], cfg, out/m, device=dev); done(f"pretrain {m}")
     start("evaluate"); eval_data = evaluation_data(splits); results = {m: evaluate_stage(model, eval_data) for m, model in models.items()}; done("evaluate")
-    (out/"results.json").write_text(json.dumps({"config": asdict(cfg), "data": data, "parser": parse["parser"],
-                                                  "results": results, "seconds": timings}, indent=1, default=float))
+    _write_atomic(out/"results.json", json.dumps({"config": asdict(cfg), "data": data, "parser": parse["parser"], "results": results},
+                                                 indent=1, default=float))   # no timings: the same seed writes the same file
     start("page"); page = write_page(out, parse, results, models, splits, cfg, timings); done("page")
     stages.close()
+    _write_atomic(out/"timings.json", json.dumps(timings, indent=1))
     return page
 
 # %% ../nbs/08_demo.ipynb #b9381226
 def add_demo_args(p: argparse.ArgumentParser):
     "Arguments of `cxr-graphalign demo`."
-    p.add_argument("--out", default="runs/demo", help="folder for the runs and index.html (default: runs/demo)")
+    p.add_argument("--out", type=out_folder, default="runs/demo", help="folder for the runs and index.html (default: runs/demo)")
     p.add_argument("--quick", action="store_true", help="the same steps in about a minute (small budget)")
     p.add_argument("--data", default="phantom", choices=["phantom", "covid-cxr"], help="phantoms from real IU reports (default) or real covid-cxr radiographs")
-    p.add_argument("--root", default=None, help="the covid-cxr folder, with --data covid-cxr")
-    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
-    p.add_argument("--epochs", type=int, default=None, help="override the pretraining epochs")
-    p.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    p.add_argument("--root", type=in_folder, default=None, help="the covid-cxr folder, with --data covid-cxr")
+    p.add_argument("--device", type=device_name, default=None, help="cpu, cuda, mps (default: the best available)")
+    p.add_argument("--epochs", type=COUNT, default=None, help="override the pretraining epochs")
+    p.add_argument("--seed", type=SEED, default=0, help="the first seed (default 0)")
+    p.add_argument("--seeds", type=COUNT, default=None, help="pretraining seeds per method (default 3)")
+
+_SIGNALS_SEEN: list[str] = []   # the signals that reached this demo
+
+def _raise_interrupt(signum, frame):
+    "Handler of SIGINT / SIGTERM: note the signal, then stop like Ctrl-C."
+    _SIGNALS_SEEN.append(signal.Signals(signum).name)
+    raise KeyboardInterrupt(f"{_SIGNALS_SEEN[-1]} received")
+
+def check_interrupt():
+    "Raise KeyboardInterrupt if a signal reached the demo. Called at every stage boundary: an interrupt raised while Python runs a finalizer or a weakref callback is printed and dropped, and the note outlives it."
+    if _SIGNALS_SEEN: raise KeyboardInterrupt(f"{_SIGNALS_SEEN[-1]} received")
 
 def demo_main(args) -> int:
-    "Run `cxr-graphalign demo`; the last line printed is the page's path."
+    "Run `cxr-graphalign demo`; the last line printed is the page's path. Exit 130 on SIGINT/SIGTERM, with no page written."
     base = DemoConfig.quick if args.quick else DemoConfig.full
-    kw = {"seed": args.seed, **({"epochs": args.epochs} if args.epochs else {})}
-    page = run_demo(args.out, data=args.data, root=args.root, device=args.device, config=base(**kw))
+    kw = {"seed": args.seed, **({"epochs": args.epochs} if args.epochs else {}), **({"seeds": args.seeds} if args.seeds else {})}
+    _SIGNALS_SEEN.clear()
+    old = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}   # both stop the demo (training stages finish their step first)
+    try: page = run_demo(args.out, data=args.data, root=args.root, device=args.device, config=base(**kw))
+    except KeyboardInterrupt as e:
+        print(f"\ncxr-graphalign demo: interrupted ({e or 'SIGINT'}); no page was written: run the demo again for one", file=sys.stderr)
+        return 130
+    finally:
+        for s, h in old.items(): signal.signal(s, h)
     print(f"demo report: {page.resolve()}")
     return 0

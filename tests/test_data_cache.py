@@ -40,15 +40,17 @@ def test_cli_prepare_covid_end_to_end(tmp_path):
     assert s["text"] == pd.read_parquet(out/"studies.parquet")["text"][3]
     sizes = {sp: len(CacheDataset(out, split=sp)) for sp in ("train", "valid", "test")}
     assert sum(sizes.values()) == 444 and sizes["train"] > 250 and sizes["test"] > 40, sizes   # MGCA-style 70/15/15 by patient
-    # a tampered chunk makes --verify fail with exit code 1, naming the chunk
+    # a tampered chunk is named and rebuilt by a rerun, which then verifies clean and restores the original bytes
     c = out/"images"/"chunk_00002.npy"
-    raw = bytearray(c.read_bytes()); raw[-10] ^= 0xFF; c.write_bytes(bytes(raw))
+    good = c.read_bytes(); raw = bytearray(good); raw[-10] ^= 0xFF; c.write_bytes(bytes(raw))
     r = run("covid-cxr", "--root", COVID, "--out", out, "--size", 64, "--chunk-size", 64, "--verify", "--quiet")
-    assert r.returncode == 1 and "chunk_00002.npy: checksum mismatch" in r.stderr, r.stderr
+    assert r.returncode == 0 and "chunk_00002.npy is corrupt" in r.stderr and "rebuilding it" in r.stderr, r.stderr
+    assert "verify: all 7 chunks" in r.stdout and c.read_bytes() == good
 
 
 def test_cli_prepare_bad_root(tmp_path):
-    r = run("covid-cxr", "--root", tmp_path, "--out", tmp_path/"out", "--quiet")
+    (tmp_path/"root").mkdir()
+    r = run("covid-cxr", "--root", tmp_path/"root", "--out", tmp_path/"out", "--quiet")
     assert r.returncode == 2
     assert "does not hold metadata.csv or metadata_frontal_notes.csv" in r.stderr, r.stderr
 

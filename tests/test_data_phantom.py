@@ -166,7 +166,9 @@ def test_cli_end_to_end(tmp_path):
     studies = read_phantom(out)
     from cxr_graphalign.data.core import read_dataset
     assert [s.study_id for s in read_dataset("phantom", out)] == [s.study_id for s in studies]
-    assert {s.split for s in studies} <= {"train", "valid"}
+    from cxr_graphalign.data.splits import phantom_split_of
+    published = phantom_split_of([s.patient_id for s in studies])
+    assert [s.split for s in studies] == [published[s.patient_id] for s in studies]  # the published phantom split, not a hash of its own
     for s in studies:
         im = s.images[0]
         m = load_phantom_masks(im.mask)
@@ -180,7 +182,7 @@ def test_cli_end_to_end(tmp_path):
     assert r2.returncode == 0
     for p in sorted((out/"images").glob("*.png")): assert p.read_bytes() == (out2/"images"/p.name).read_bytes(), p.name
     bad = subprocess.run([*CLI, "--n", "2", "--size", "8", "--out", str(tmp_path/"bad")], capture_output=True, text=True, timeout=300)
-    assert bad.returncode != 0 and "--size 8" in bad.stderr
+    assert bad.returncode == 2 and "argument --size: must be an integer in [32, 1024], got 8" in bad.stderr
     missing = subprocess.run([*CLI, "--reports", str(tmp_path/"none.txt"), "--n", "2", "--out", str(tmp_path/"bad2")],
                              capture_output=True, text=True, timeout=300)
     assert missing.returncode != 0 and "not 'iu'" in missing.stderr

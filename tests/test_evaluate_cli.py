@@ -66,3 +66,14 @@ def test_errors_name_the_problem(tmp_path):
     r = run_cli("--checkpoint", "random:convirt-tiny", "--task", "grounding", "--data", "covid-cxr", "--results", tmp_path/"r.csv")
     assert r.returncode != 0 and "runs on" in (r.stdout + r.stderr)
     assert not (tmp_path/"r.csv").exists()
+
+def test_generation_on_phantoms(tmp_path):
+    csv = tmp_path/"r.csv"
+    r = run_cli("--checkpoint", "random:hybridmed-tiny", "--task", "generation", "--limit", 6, "--image-size", 64, "--beam-size", 2, "--results", csv)
+    assert r.returncode == 0, r.stderr + r.stdout
+    df = pd.read_csv(csv)
+    assert {"bleu1", "bleu4", "rougeL", "ce_f1", "shuffled_rougeL", "frequent_ce_f1"} <= set(df.metric) and (df.fraction == 0).all()
+    assert df.loc[df.metric != "n_studies", "mean"].between(0, 1).all()
+    # a model without a decoder: one line naming the reason, exit 2
+    r2 = run_cli("--checkpoint", "random:convirt-tiny", "--task", "generation", "--limit", 4, "--image-size", 64, "--results", csv)
+    assert r2.returncode == 2 and "no generation decoder" in r2.stdout and "Traceback" not in r2.stderr

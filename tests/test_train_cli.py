@@ -59,3 +59,22 @@ def test_phantom_run_writes_everything(tmp_path):
     i = args.index("--epochs")
     r = _pretrain(*args[:i + 1], 3, *args[i + 2:], "--resume")   # changed --epochs: refused, the setting named
     assert r.returncode == 2 and "epochs was 2, now 3" in r.stderr, r.stderr
+
+
+def test_hybridmed_tiny_trains_and_generates(tmp_path):
+    "HybridMED end to end: pretrain on phantoms logs its five terms, the saved model loads and `evaluate --task generation` scores it."
+    import pandas as pd
+    out = tmp_path / "run"
+    r = _pretrain("--method", "hybridmed-tiny", "--data", "phantom", "--n-samples", 12, "--valid-pct", 0, "--image-size", 64,
+                  "--batch-size", 4, "--epochs", 1, "--seed", 0, "--out", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = pd.read_csv(out / "metrics.csv")
+    terms = ["term/impression_global", "term/findings_local", "term/caption", "term/summary", "term/distill"]
+    assert set(terms) <= set(m.columns) and m[terms].notna().all().all() and len(m[m["split"] == "train"]) == 3
+    from cxr_graphalign.models import from_pretrained
+    model = from_pretrained(out / "model")
+    assert "hybridmed" in model.parts and model.config.parts["hybridmed"]["vocab_size"] == len(model.text_encoder.tokenizer)
+    r = subprocess.run([sys.executable, "-m", "cxr_graphalign.cli", "evaluate", *map(str, ["--checkpoint", out / "model", "--task", "generation", "--limit", 4,
+                        "--image-size", 64, "--beam-size", 1, "--results", tmp_path / "r.csv"])], env=ENV, capture_output=True, text=True, timeout=540)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {"bleu4", "rougeL", "ce_f1"} <= set(pd.read_csv(tmp_path / "r.csv").metric) and "hybridmed-tiny" in r.stdout

@@ -165,7 +165,7 @@ def test_heatmap_and_dashboard_page(browser):
         page.select_option("#cga-heatmap select", str(k))
         page.wait_for_function(f"document.getElementById('cga-heatmap').dataset.selected === '{k}'")
         after = [page.get_attribute(f'#cga-heatmap img[data-panel="{k}"]', "src") for k in (0, 1)]
-        assert all(a != b and a.startswith("data:image/png;base64,") for a, b in zip(after, before))
+        assert all(a != b and a.startswith("data:image/jpeg;base64,") for a, b in zip(after, before))
         assert page.inner_text("#cga-heatmap .cga-hm-caption") == labels[k]
         shot1 = hm.screenshot(path=str(ARTIFACTS / f"heatmap_{k}.png"))
         assert shot0 != shot1, "the picture did not change after the selection"

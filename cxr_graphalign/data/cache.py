@@ -20,6 +20,7 @@ from ..graph.parse import ReportGraph, parse_report, parse_reports
 from .core import Study, Studies, DataError, READERS, read_dataset
 from .decode import load_image, Letterbox
 from .splits import protocol_splits
+from ..validate import SIDE, CHUNK, WORKERS, SEED, folder_lock, check_out_outside, out_folder, in_folder
 
 # %% auto #0
 __all__ = ['FORMAT', 'labels_vector', 'region_boxes', 'CacheSummary', 'prepare', 'verify', 'CacheDataset', 'CacheStream',
@@ -132,9 +133,24 @@ class CacheSummary:
         return s
 
 def _images_key(images, size, chunk_size) -> str:
+    "Key of a cache's content: size, chunk size and the absolute image paths (so `--root data` and `--root /x/data` agree)."
     h = hashlib.sha256(f"{size}/{chunk_size}".encode())
-    for _, im in images: h.update(im.path.encode() + b"\0")
+    for _, im in images: h.update(os.path.abspath(im.path).encode() + b"\0")
     return h.hexdigest()
+
+def _read_manifest(path: Path) -> dict | None:
+    "The manifest of a cache folder, None when there is none; a `DataError` naming the file when it is unreadable."
+    if not path.exists(): return None
+    try: m = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise DataError(f"{path} is corrupt ({type(e).__name__}); delete that file to rebuild the cache in {path.parent}, or pass another --out") from None
+    if not isinstance(m, dict) or m.get("format") != FORMAT or not isinstance(m.get("chunks"), dict):
+        raise DataError(f"{path} is not a cxr-graphalign cache manifest; pass another --out (or delete that file to rebuild the cache there)")
+    return m
+
+def _chunk_intact(path: Path, sha: str | None) -> bool:
+    "Whether a chunk file exists and matches its recorded SHA-256."
+    return path.exists() and sha is not None and _sha256(path) == sha
 
 def prepare(dataset: str | None, # dataset name (see `READERS`), or None when `studies` is given
             root=None, # the dataset root (official layout)
@@ -152,8 +168,18 @@ def prepare(dataset: str | None, # dataset name (see `READERS`), or None when `s
     "Decode + resize every image once into a chunked uint8 store and write the studies table; resumable."
     t0 = time.time()
     if out is None: raise ValueError("prepare needs `out`, the cache folder to write")
+    for name, v, t in (("size", size, SIDE), ("chunk_size", chunk_size, CHUNK)):
+        if isinstance(v, bool) or not isinstance(v, int) or not t.check(v): raise ValueError(f"{name} must be {t.describe()}, got {v!r}")
     out = Path(out)
+    if root is not None:
+        root = Path(root).expanduser().resolve()
+        check_out_outside(out, root)
     if studies is None: studies = read_dataset(dataset, root, skip_missing=skip_missing)
+    with folder_lock(out, "prepare"):
+        return _build_cache(dataset, out, studies, size, chunk_size, n_workers, parse, progress, splits, seed, t0)
+
+def _build_cache(dataset, out, studies, size, chunk_size, n_workers, parse, progress, splits, seed, t0) -> CacheSummary:
+    "The body of `prepare`, run while holding the lock of `out`."
     (out/"images").mkdir(parents=True, exist_ok=True)
     skipped = list(getattr(studies, "skipped", []))
     studies = list(studies)
@@ -166,15 +192,23 @@ def prepare(dataset: str | None, # dataset name (see `READERS`), or None when `s
     key = _images_key(images, size, chunk_size)
     n_chunks = math.ceil(len(images) / chunk_size)
     mf_path = out/"manifest.json"
-    manifest = json.loads(mf_path.read_text()) if mf_path.exists() else None
+    manifest = _read_manifest(mf_path)
     if manifest is not None and manifest.get("images_key") != key:
-        raise DataError(f"{out} holds a cache of different data or settings ({manifest.get('dataset')}, size "
-                        f"{manifest.get('size')}); pass a new --out folder or delete {out}")
+        raise DataError(f"{out} holds a cache of different data or settings ({manifest.get('dataset')}: {manifest.get('n_images')} images, "
+                        f"size {manifest.get('size')}, chunk size {manifest.get('chunk_size')}; this run: {dataset or 'studies'}: "
+                        f"{len(images)} images, size {size}, chunk size {chunk_size}); pass another --out for this one")
     if manifest is None:
         manifest = {"format": FORMAT, "dataset": dataset or (studies[0].dataset if studies else None), "size": size,
                     "chunk_size": chunk_size, "n_images": len(images), "images_key": key, "chunks": {}, "complete": False}
     chunks = manifest["chunks"]
-    todo = [k for k in range(n_chunks) if f"{k:05d}" not in chunks or not (out/"images"/f"chunk_{k:05d}.npy").exists()]
+    todo = []
+    for k in range(n_chunks):
+        p = out/"images"/f"chunk_{k:05d}.npy"
+        if f"{k:05d}" in chunks and not _chunk_intact(p, chunks[f"{k:05d}"].get("sha256")):
+            print(f"{p} is {'corrupt (its checksum does not match)' if p.exists() else 'missing'}: rebuilding it", file=sys.stderr)
+        if not _chunk_intact(p, chunks.get(f"{k:05d}", {}).get("sha256")): todo.append(k)
+    if todo and manifest["complete"]:
+        manifest["complete"] = False; _atomic_write(mf_path, json.dumps(manifest).encode())
     tasks = [(k, [images[i][1].path for i in range(k*chunk_size, min(len(images), (k+1)*chunk_size))], size, str(out)) for k in todo]
     from tqdm.auto import tqdm
     bar = tqdm(total=len(images), initial=len(images) - sum(len(t[1]) for t in tasks), unit="img",
@@ -212,7 +246,9 @@ def verify(out, # a cache folder written by `prepare`
     "Recompute the checksums of a cache; return the problems found (empty when the cache is intact)."
     out = Path(out); mf = out/"manifest.json"
     if not mf.exists(): return [f"{mf} not found: not a cache folder (run `cxr-graphalign prepare` first)"]
-    m = json.loads(mf.read_text()); problems = []
+    try: m = _read_manifest(mf)
+    except DataError as e: return [str(e)]
+    problems = []
     if not m.get("complete"): problems.append(f"{out}: the build did not finish; rerun prepare to resume it")
     for k, c in sorted(m["chunks"].items()):
         p = out/"images"/f"chunk_{k}.npy"
@@ -225,7 +261,7 @@ def verify(out, # a cache folder written by `prepare`
 
 # %% ../../nbs/02t_data.cache.ipynb #0cad2f55
 def _warp(img: np.ndarray, boxes: np.ndarray, out: int, rot: float = 0., scale: float = 1., shift=(0., 0.)):
-    "Warp an (S, S) uint8 image to (out, out): rotate/scale about the centre, shift the crop centre; map boxes along."
+    "Warp an (S, S) uint8 image to (out, out): rotate/scale about the centre, shift the crop centre; map boxes along; also the (2, 3) map fractions -> output pixels."
     S = img.shape[-1]
     c, s = math.cos(rot), math.sin(rot)
     A = np.array([[c, -s], [s, c]]) * scale                        # input -> output linear part
@@ -241,16 +277,21 @@ def _warp(img: np.ndarray, boxes: np.ndarray, out: int, rot: float = 0., scale: 
         corners = np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [0, 3]], b[:, [2, 3]]], 1)   # (n, 4, 2)
         pc = (corners - c_in) @ A.T + c_out
         b = np.concatenate([pc.min(1), pc.max(1)], 1).clip(0, out).astype(np.float32)
-    return w, b
+    transform = np.concatenate([A * S, (c_out - A @ c_in)[:, None]], 1).astype(np.float32)   # p = A (f S - c_in) + c_out
+    return w, b, transform
 
 # %% ../../nbs/02t_data.cache.ipynb #429f75b3
+def _rebuild_hint(p: Path, cache: Path) -> str:
+    what = "corrupt (its checksum does not match the manifest)" if p.exists() else "missing"
+    return f"{p} is {what}; rerun the `cxr-graphalign prepare` command that built {cache} (same --out) to rebuild it"
+
 class CacheDataset(Dataset):
     "Training samples from a cache written by `prepare`."
     def __init__(self, path, # the cache folder
                  split: str | None = None, # keep the studies of this split ("train", "valid", "test"); None = all
                  augment: bool = False, # random affine + crop + intensity jitter (training)
                  crop: int | None = None, # output side (random crop when augmenting, centre crop otherwise); None = cache size
-                 lateral: bool = False, # also return the lateral view ("lateral", zeros when the study has none)
+                 lateral: bool = False, # also return the lateral view ("lateral"; the key is absent when the study has none)
                  require_image: bool = True, # drop studies without a frontal image (False: reports-only caches, zero images)
                  split_file=None, # a CSV with study_id,split columns (from `cxr_graphalign.data.splits`) overriding the cache's splits
                 ):
@@ -258,8 +299,10 @@ class CacheDataset(Dataset):
         self.path = Path(path)
         mf = self.path/"manifest.json"
         if not mf.exists(): raise FileNotFoundError(f"{mf} not found: {self.path} is not a cache; build one with `cxr-graphalign prepare`")
-        self.manifest = json.loads(mf.read_text())
+        self.manifest = _read_manifest(mf)
         if not self.manifest.get("complete"): raise DataError(f"the cache {self.path} is incomplete; rerun `cxr-graphalign prepare` to finish it")
+        for n, sha in self.manifest.get("tables", {}).items():
+            if not _chunk_intact(self.path/n, sha): raise DataError(_rebuild_hint(self.path/n, self.path))
         self.size, self.chunk_size = self.manifest["size"], self.manifest["chunk_size"]
         df = pd.read_parquet(self.path/"studies.parquet")
         if split_file is not None:
@@ -285,33 +328,41 @@ class CacheDataset(Dataset):
         "The (S, S) uint8 image at global index `gi` (zeros for -1), read from its memory-mapped chunk."
         if gi < 0: return np.zeros((self.size, self.size), np.uint8)
         k, j = divmod(int(gi), self.chunk_size)
-        if k not in self._chunks: self._chunks[k] = np.load(self.path/"images"/f"chunk_{k:05d}.npy", mmap_mode="r")
+        if k not in self._chunks: self._chunks[k] = self._map_chunk(k)
         return np.asarray(self._chunks[k][j])
 
-    def _augment(self, img: np.ndarray, boxes) -> tuple[torch.Tensor, np.ndarray]:
-        "Warp (augment or centre-crop) a uint8 image and its boxes; return a (1, out, out) float tensor in [0, 1]."
+    def _map_chunk(self, k: int) -> np.ndarray:
+        "Memory-map chunk `k` after checking its SHA-256 against the manifest (once per chunk and process)."
+        p = self.path/"images"/f"chunk_{k:05d}.npy"
+        if not _chunk_intact(p, self.manifest["chunks"].get(f"{k:05d}", {}).get("sha256")): raise DataError(_rebuild_hint(p, self.path))
+        return np.load(p, mmap_mode="r")
+
+    def _augment(self, img: np.ndarray, boxes, generator=None) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        "Warp (augment or centre-crop) a uint8 image and its boxes; a (1, out, out) float tensor in [0, 1], the boxes, the (2, 3) warp."
         out = self.crop or self.size
         if not self.augment:
-            if out != self.size: img, boxes = _warp(img, boxes, out)
-            return torch.from_numpy(np.array(img)).float().div_(255)[None], boxes
-        r = torch.rand(6).tolist()
+            transform = np.array([[self.size, 0, 0], [0, self.size, 0]], np.float32)
+            if out != self.size: img, boxes, transform = _warp(img, boxes, out)
+            return torch.from_numpy(np.array(img)).float().div_(255)[None], boxes, transform
+        r = torch.rand(6, generator=generator).tolist()
         room = (self.size - out) / 2
         shift = ((r[2]*2 - 1) * (room + 0.05*self.size), (r[3]*2 - 1) * (room + 0.05*self.size))
-        img, boxes = _warp(img, boxes, out, rot=math.radians((r[0]*2 - 1) * 10), scale=0.9 + 0.2*r[1], shift=shift)
+        img, boxes, transform = _warp(img, boxes, out, rot=math.radians((r[0]*2 - 1) * 10), scale=0.9 + 0.2*r[1], shift=shift)
         t = torch.from_numpy(np.array(img)).float().div_(255)[None]
         mean = t.mean()
-        return ((t - mean) * (0.8 + 0.4*r[4]) + mean + (r[5]*0.2 - 0.1)).clamp_(0, 1), boxes
+        return ((t - mean) * (0.8 + 0.4*r[4]) + mean + (r[5]*0.2 - 0.1)).clamp_(0, 1), boxes, transform
 
     def __getitem__(self, i: int) -> dict:
         r = self._rows[int(i)]
         boxes = region_boxes(json.loads(r["boxes"]))
         known = ~np.isnan(boxes).any(1)
-        img, kb = self._augment(self._image(r["frontal"]), boxes[known])
+        img, kb, transform = self._augment(self._image(r["frontal"]), boxes[known])
         boxes = np.full_like(boxes, np.nan); boxes[known] = kb
         sample = {"study_id": r["study_id"], "image": img, "text": r["text"], "graph": self._graph(r),
-                  "region_boxes": torch.from_numpy(boxes), "labels": torch.from_numpy(np.array(list(r["labels"]), dtype=np.float32))}  # None (parquet null) -> NaN
-        if self.lateral:
-            sample["lateral"] = self._augment(self._image(r["lateral"]), np.zeros((0, 4), np.float32))[0]
+                  "region_boxes": torch.from_numpy(boxes), "image_transform": torch.from_numpy(transform), "labels": torch.from_numpy(np.array(list(r["labels"]), dtype=np.float32))}  # None (parquet null) -> NaN
+        if self.lateral and r["lateral"] >= 0:   # its own random stream: the frontal views are the same with or without laterals
+            g = torch.Generator().manual_seed(torch.initial_seed() * 1_000_003 + int(i) * 7 + 1 & (2 ** 63 - 1)) if self.augment else None
+            sample["lateral"] = self._augment(self._image(r["lateral"]), np.zeros((0, 4), np.float32), g)[0]
         return sample
 
     def _graph(self, r):
@@ -370,7 +421,10 @@ class StudyDataset(Dataset):
                   "labels": torch.tensor(labels_vector(s.labels), dtype=torch.float32)}
         if im.mask is not None and Path(im.mask).is_file():
             from cxr_graphalign.data.decode import decode_image, resize_pad
-            sample["masks"] = {"lungs": torch.from_numpy(resize_pad(decode_image(im.mask), self.size)[0] > 127)}
+            if Path(im.mask).suffix == ".npz":   # a phantom's masks (one per region and finding), letterboxed like its image
+                from cxr_graphalign.data.phantom import load_phantom_masks
+                sample["masks"] = {k: torch.from_numpy(resize_pad(m.astype(np.uint8) * 255, self.size)[0] > 127) for k, m in load_phantom_masks(im.mask).items()}
+            else: sample["masks"] = {"lungs": torch.from_numpy(resize_pad(decode_image(im.mask), self.size)[0] > 127)}
         return sample
 
 def CovidCXRDataset(root=None, # the covid-chestxray-dataset folder or its 512 px subset (default: shared/data/covid-cxr)
@@ -387,27 +441,24 @@ def CovidCXRDataset(root=None, # the covid-chestxray-dataset folder or its 512 p
 def add_prepare_args(p):
     "Arguments of `cxr-graphalign prepare`."
     p.add_argument("dataset", choices=sorted(READERS), help="dataset to prepare")
-    p.add_argument("--root", default=None, help="folder of the official download (iu-xray: defaults to torchxrayvision's reports)")
-    p.add_argument("--out", required=True, help="cache folder to write (an interrupted build there is resumed)")
-    p.add_argument("--size", type=int, default=256, help="side of the stored square images (default 256)")
-    p.add_argument("--chunk-size", type=int, default=256, help="images per chunk file (default 256)")
-    p.add_argument("--workers", type=int, default=None, help="decoding processes (default: all CPUs)")
+    p.add_argument("--root", type=in_folder, default=None, help="folder of the official download (iu-xray: defaults to torchxrayvision's reports)")
+    p.add_argument("--out", type=out_folder, required=True, help="cache folder to write (an interrupted build there is resumed)")
+    p.add_argument("--size", type=SIDE, default=256, help=f"side of the stored square images, {SIDE.describe()} (default 256)")
+    p.add_argument("--chunk-size", type=CHUNK, default=256, help="images per chunk file (default 256)")
+    p.add_argument("--workers", type=WORKERS, default=None, help="decoding processes (default: all CPUs; 0: in this process)")
     p.add_argument("--skip-missing", action="store_true", help="skip (and count) images that are missing on disk")
     p.add_argument("--no-graph", action="store_true", help="do not parse the reports into graphs")
     p.add_argument("--splits", choices=["protocol", "official"], default="protocol",
                    help="split column: the evaluation protocol's (MGCA; default) or the dataset's official one as read")
-    p.add_argument("--seed", type=int, default=42, help="seed of the protocol splits (default 42)")
+    p.add_argument("--seed", type=SEED, default=42, help="seed of the protocol splits (default 42)")
     p.add_argument("--verify", action="store_true", help="recompute all checksums after building")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 def prepare_main(args) -> int:
     "Run `cxr-graphalign prepare`; exit code 1 when --verify finds a problem."
-    try:
-        summary = prepare(args.dataset, args.root, args.out, size=args.size, chunk_size=args.chunk_size, n_workers=args.workers,
-                          skip_missing=args.skip_missing, parse=not args.no_graph, progress=not args.quiet,
-                          splits=args.splits, seed=args.seed)
-    except (FileNotFoundError, DataError, ValueError) as e:
-        print(f"cxr-graphalign prepare: error: {e}", file=sys.stderr); return 2
+    summary = prepare(args.dataset, args.root, args.out, size=args.size, chunk_size=args.chunk_size, n_workers=args.workers,
+                      skip_missing=args.skip_missing, parse=not args.no_graph, progress=not args.quiet,
+                      splits=args.splits, seed=args.seed)   # bad input raises; `cli.main` prints it as one line (exit 2)
     print(summary)
     if args.verify:
         problems = verify(args.out)

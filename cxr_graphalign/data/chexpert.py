@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 from .core import (ImageRecord, Study, Studies, check_columns, check_root, find_file, normalize_view,
-                                      resolve_missing)
+                                      resolve_missing, read_table_csv)
 
 # %% auto #0
 __all__ = ['CHEXPERT_COMPETITION', 'CHEXPERT_CSV_LABELS', 'read_chexpert']
@@ -27,20 +27,31 @@ def _resolve(root: Path, rel: str) -> Path:
     if parts and parts[0].startswith("CheXpert-v1.0"): return root/Path(*parts[1:])
     return root/rel
 
+def _group_views(studies: list[Study]) -> list[Study]:
+    "Merge the one-image studies of the same CheXpert study ('train/patient00001/study1'): frontal images first, the labels of the first frontal row."
+    groups: dict[str, list[Study]] = {}
+    for s in studies: groups.setdefault(s.study_id.rsplit("/", 1)[0], []).append(s)
+    out = []
+    for sid, g in groups.items():
+        g = sorted(g, key=lambda s: s.images[0].view != "frontal")
+        out.append(Study(sid, g[0].patient_id, "chexpert", [s.images[0] for s in g], {}, g[0].labels, g[0].split))
+    return out
+
 def read_chexpert(root, # the CheXpert-v1.0(-small) folder holding train.csv and valid.csv
                   splits=("train", "valid"), # which official CSVs to read (the split name is the file's stem)
                   frontal_only: bool = False, # keep frontal images only (the MGCA protocol)
                   skip_missing: bool = False, # drop (and count) images missing on disk instead of raising
                   check_files: bool = True, # check that images exist (False: labels only)
+                  by_study: bool = False, # one `Study` per CheXpert study with all its views (multi-view pretraining) instead of one per image
                  ) -> Studies:
-    "Read CheXpert into one `Study` per image with its 14 labels (1/0/-1/NaN), view and official split."
+    "Read CheXpert into one `Study` per image (or per study with `by_study`) with its 14 labels (1/0/-1/NaN), views and official split."
     import pandas as pd
     root = check_root(root, [[f"{s}.csv" for s in splits] + [f"{s}.csv.gz" for s in splits]], "CheXpert")
     studies = []
     for split in splits:
         f = find_file(root, f"{split}.csv")
         if f is None: continue
-        df = check_columns(pd.read_csv(f), ["Path", "Frontal/Lateral", "AP/PA", *CHEXPERT_CSV_LABELS], f)
+        df = check_columns(read_table_csv(f), ["Path", "Frontal/Lateral", "AP/PA", *CHEXPERT_CSV_LABELS], f)
         labels = df[list(CHEXPERT_CSV_LABELS)].astype(float).to_numpy()
         for (rel, fl, appa), lab in zip(df[["Path", "Frontal/Lateral", "AP/PA"]].itertuples(index=False), labels):
             view = "frontal" if str(fl).lower() == "frontal" else "lateral"
@@ -50,4 +61,5 @@ def read_chexpert(root, # the CheXpert-v1.0(-small) folder holding train.csv and
             im = ImageRecord(str(_resolve(root, rel)), view=view, view_position=appa if isinstance(appa, str) else fl)
             sid = "/".join(parts[1:]).rsplit(".", 1)[0] if parts[0].startswith("CheXpert") else rel.rsplit(".", 1)[0]
             studies.append(Study(sid, patient, "chexpert", [im], {}, dict(zip(CHEXPERT_CSV_LABELS, lab.tolist())), split))
+    if by_study: studies = _group_views(studies)
     return resolve_missing(studies, skip_missing=skip_missing, dataset="CheXpert") if check_files else Studies(studies)

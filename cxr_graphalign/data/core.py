@@ -12,8 +12,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['FRONTAL_VIEWS', 'LATERAL_VIEWS', 'REPORT_SECTIONS', 'READERS', 'DataError', 'MissingColumnsError', 'DatasetRootError',
-           'MissingFilesError', 'DecodeError', 'check_columns', 'check_root', 'normalize_view', 'ImageRecord', 'Study',
-           'find_file', 'Studies', 'resolve_missing', 'get_reader', 'read_dataset']
+           'MissingFilesError', 'DecodeError', 'check_columns', 'read_table_csv', 'check_root', 'normalize_view',
+           'ImageRecord', 'Study', 'find_file', 'Studies', 'resolve_missing', 'get_reader', 'read_dataset']
 
 # %% ../../nbs/02_data.core.ipynb #f10d83c6
 class DataError(ValueError):
@@ -48,6 +48,16 @@ def check_columns(df, # a pandas DataFrame read from `file`
         raise MissingColumnsError(f"{file}: missing column(s) {missing}; found {list(df.columns)[:20]}. "
                                   f"Is this the official, unmodified file?")
     return df
+
+def read_table_csv(file, # a CSV file of an official download
+                   **kw, # passed to `pandas.read_csv`
+                  ):
+    "`pandas.read_csv` whose errors (an empty file, not CSV, not UTF-8) raise a `DataError` that names the file."
+    import pandas as pd
+    try: return pd.read_csv(file, **kw)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        msg = " ".join(str(e).split())[:200] or type(e).__name__
+        raise DataError(f"{file}: cannot be read as CSV ({msg}); is this the official, unmodified file?") from None
 
 def check_root(root, # the dataset root folder the user passed
                expected, # relative paths that must exist (or lists of alternatives)

@@ -10,7 +10,7 @@ import json, math
 from pathlib import Path
 
 from .core import (ImageRecord, Study, Studies, check_columns, check_root, normalize_view,
-                                      resolve_missing, DatasetRootError)
+                                      resolve_missing, DatasetRootError, read_table_csv)
 
 # %% auto #0
 __all__ = ['REQUIRED', 'NOT_PNEUMONIA', 'covid_labels', 'read_covid_cxr']
@@ -56,11 +56,11 @@ def read_covid_cxr(root, # the repository folder (metadata.csv + images/) or the
     subset = (root/"metadata_frontal_notes.csv").exists() and not (root/"metadata.csv").exists()
     csv = root/("metadata_frontal_notes.csv" if subset else "metadata.csv")
     import pandas as pd
-    df = check_columns(pd.read_csv(csv), REQUIRED + (["image512", "orig_w", "orig_h"] if subset else []), csv)
+    df = check_columns(read_table_csv(csv), REQUIRED + (["image512", "orig_w", "orig_h"] if subset else []), csv)
     df = df[df["modality"].astype(str).str.lower() == modality.lower()].drop_duplicates("filename")
     boxes = _lung_boxes(root)
     sev_file = root/"annotations"/"covid-severity-scores.csv"
-    severity = pd.read_csv(sev_file, comment="#").set_index("filename") if sev_file.exists() else None
+    severity = read_table_csv(sev_file, comment="#").set_index("filename") if sev_file.exists() else None
     mask_dir = root/"annotations"/"lungVAE-masks"
     studies = []
     for r in df.itertuples(index=False):
@@ -86,6 +86,8 @@ def _subset_size(path: Path, orig_w, orig_h) -> tuple[int, int]:
     "Size of a subset image: read from the PNG header, else computed (originals over 512 px were shrunk, smaller kept)."
     from PIL import Image
     if path.is_file():
-        with Image.open(path) as im: return im.size
+        try:
+            with Image.open(path) as im: return im.size
+        except Exception: pass   # a corrupt or empty file: its size is computed; `prepare` stores it black and counts it
     s = min(1.0, 512 / max(orig_w, orig_h))
     return round(orig_w * s), round(orig_h * s)

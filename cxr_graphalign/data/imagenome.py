@@ -9,7 +9,7 @@ from __future__ import annotations
 import json, zipfile
 from pathlib import Path
 
-from .core import ImageRecord, Study, Studies, check_columns, find_file, normalize_view, resolve_missing, DatasetRootError
+from .core import ImageRecord, Study, Studies, check_columns, find_file, normalize_view, resolve_missing, DatasetRootError, read_table_csv
 
 # %% auto #0
 __all__ = ['read_chest_imagenome']
@@ -42,7 +42,7 @@ def read_chest_imagenome(root, # the chest-imagenome-dataset folder (holding sil
     for name in ("train", "valid", "test"):
         f = find_file(root/"silver_dataset"/"splits", f"{name}.csv")
         if f is not None:
-            split.update(dict.fromkeys(check_columns(pd.read_csv(f, dtype={"dicom_id": str}), ["dicom_id"], f)["dicom_id"], name))
+            split.update(dict.fromkeys(check_columns(read_table_csv(f, dtype={"dicom_id": str}), ["dicom_id"], f)["dicom_id"], name))
     base = Path(mimic_root) if mimic_root is not None else Path("")
     studies = []
     for g in _scene_graphs(root):

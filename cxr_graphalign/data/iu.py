@@ -10,7 +10,7 @@ import importlib.util, re, tarfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .core import ImageRecord, Study, Studies, resolve_missing
+from .core import ImageRecord, Study, Studies, resolve_missing, read_table_csv
 
 # %% auto #0
 __all__ = ['MESH_TO_CHEXPERT', 'iu_reports_path', 'parse_iu_xml', 'iu_parity', 'read_iu_reports', 'mesh_to_chexpert',
@@ -112,10 +112,11 @@ def mesh_to_chexpert(majors: list[str], # the MeSH major codings of one report
 def _projections(path):
     if path is None: return {}
     import pandas as pd
-    df = pd.read_csv(path)
+    df = read_table_csv(path)
     if not {"filename", "projection"} <= set(df.columns):
         raise ValueError(f"{path}: expected columns filename, projection (the Kaggle indiana_projections.csv)")
-    return {Path(f).stem.replace(".dcm", ""): p for f, p in zip(df["filename"], df["projection"])}
+    # Kaggle names an image "1_IM-0001-4001.dcm.png"; the reports (and the Open-i PNGs) call it "CXR1_IM-0001-4001"
+    return {"CXR" + str(f).split(".", 1)[0].removeprefix("CXR"): p for f, p in zip(df["filename"], df["projection"])}
 
 def iu_studies(source=None, # NLMCXR_reports.tgz or XML folder; None: torchxrayvision's copy
                images=None, # folder of the IU PNG images; None: studies without image files
@@ -131,8 +132,8 @@ def iu_studies(source=None, # NLMCXR_reports.tgz or XML folder; None: torchxrayv
         imgs = []
         if images is not None:
             for iid in r["images"]:
-                v = views.get(iid) or views.get(iid.replace("CXR", "").split("_", 1)[-1]) or "other"
-                imgs.append(ImageRecord(str(Path(images) / f"{iid}{image_ext}"), view=v))
+                v = views.get(iid)
+                imgs.append(ImageRecord(str(Path(images) / f"{iid}{image_ext}"), view=v or "other", view_position=v))
         report = {k: v for k, v in r["sections"].items() if k in ("findings", "impression", "indication", "comparison", "technique")}
         studies.append(Study(study_id=r["uid"], patient_id=r["uid"], dataset="iu-xray", images=imgs, report=report,
                              labels=mesh_to_chexpert(r["mesh_major"]), split=None,

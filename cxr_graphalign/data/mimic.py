@@ -10,7 +10,7 @@ import math, zipfile
 from pathlib import Path
 
 from .core import (ImageRecord, Study, Studies, check_columns, check_root, find_file, normalize_view,
-                                      resolve_missing, REPORT_SECTIONS)
+                                      resolve_missing, REPORT_SECTIONS, read_table_csv)
 
 # %% auto #0
 __all__ = ['MIMIC_LABELS', 'SPLIT_NAMES', 'report_sections', 'read_mimic_cxr']
@@ -58,9 +58,9 @@ def read_mimic_cxr(root, # the MIMIC-CXR-JPG folder (the .csv.gz tables + files/
     names = ("mimic-cxr-2.0.0-metadata.csv", "mimic-cxr-2.0.0-split.csv", f"mimic-cxr-2.0.0-{labels}.csv")
     root = check_root(root, [[n, n + ".gz"] for n in names], "MIMIC-CXR-JPG")
     meta_f, split_f, lab_f = (find_file(root, n) for n in names)
-    meta = check_columns(pd.read_csv(meta_f, dtype={"dicom_id": str}), ["dicom_id", "subject_id", "study_id", "ViewPosition", "Rows", "Columns"], meta_f)
-    split = check_columns(pd.read_csv(split_f, dtype={"dicom_id": str}), ["dicom_id", "split"], split_f)
-    lab = check_columns(pd.read_csv(lab_f), ["subject_id", "study_id", *MIMIC_LABELS], lab_f)
+    meta = check_columns(read_table_csv(meta_f, dtype={"dicom_id": str}), ["dicom_id", "subject_id", "study_id", "ViewPosition", "Rows", "Columns"], meta_f)
+    split = check_columns(read_table_csv(split_f, dtype={"dicom_id": str}), ["dicom_id", "split"], split_f)
+    lab = check_columns(read_table_csv(lab_f), ["subject_id", "study_id", *MIMIC_LABELS], lab_f)
     split = dict(zip(split["dicom_id"], split["split"]))
     lab = {int(r[1]): dict(zip(MIMIC_LABELS, map(float, r[2:]))) for r in lab[["subject_id", "study_id", *MIMIC_LABELS]].itertuples(index=False)}
     if reports is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .core import (ImageRecord, Study, Studies, check_columns, check_root, find_file, normalize_view,
-                                      resolve_missing, DatasetRootError)
+                                      resolve_missing, DatasetRootError, read_table_csv)
 
 # %% auto #0
 __all__ = ['NIH_LABELS', 'NIH_TO_CHEXPERT', 'ENTRY_COLUMNS', 'nih_labels', 'read_nih']
@@ -48,11 +48,11 @@ def read_nih(root, # folder of the official download (Data_Entry_2017*.csv + ima
     import pandas as pd
     root = check_root(root, [["Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv", "Data_Entry_2017_v2020.csv.gz", "Data_Entry_2017.csv.gz"]], "NIH ChestX-ray14")
     entry = find_file(root, "Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv")
-    df = check_columns(pd.read_csv(entry), ENTRY_COLUMNS, entry)
+    df = check_columns(read_table_csv(entry), ENTRY_COLUMNS, entry)
     boxes: dict[str, dict] = {}
     bb = find_file(root, "BBox_List_2017.csv")
     if bb is not None:
-        bdf = pd.read_csv(bb)
+        bdf = read_table_csv(bb)
         check_columns(bdf, ["Image Index", "Finding Label", "Bbox [x"], bb)
         x, y, w, h = (bdf.iloc[:, i].astype(float) for i in (2, 3, 4, 5))
         for name, label, *b in zip(bdf["Image Index"], bdf["Finding Label"], x, y, x + w, y + h):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .core import ImageRecord, Study, Studies, check_columns, check_root, find_file, resolve_missing
+from .core import ImageRecord, Study, Studies, check_columns, check_root, find_file, resolve_missing, read_table_csv
 
 # %% auto #0
 __all__ = ['read_rsna']
@@ -23,9 +23,9 @@ def read_rsna(root, # folder of the Kaggle download (stage_2_train_labels.csv + 
     import pandas as pd
     root = check_root(root, [["stage_2_train_labels.csv", "stage_2_train_labels.csv.zip", "stage_2_train_labels.csv.gz"]], "RSNA Pneumonia")
     f = find_file(root, "stage_2_train_labels.csv")
-    df = check_columns(pd.read_csv(f), ["patientId", "x", "y", "width", "height", "Target"], f)
+    df = check_columns(read_table_csv(f), ["patientId", "x", "y", "width", "height", "Target"], f)
     cf = find_file(root, "stage_2_detailed_class_info.csv")
-    classes = dict(pd.read_csv(cf).drop_duplicates("patientId")[["patientId", "class"]].itertuples(index=False)) if cf else {}
+    classes = dict(read_table_csv(cf).drop_duplicates("patientId")[["patientId", "class"]].itertuples(index=False)) if cf else {}
     studies = {}
     for pid, x, y, w, h, target in df[["patientId", "x", "y", "width", "height", "Target"]].itertuples(index=False):
         if pid not in studies:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import ImageRecord, Study, Studies, check_columns, check_root, find_file, resolve_missing
+from .core import ImageRecord, Study, Studies, check_columns, check_root, find_file, resolve_missing, read_table_csv
 
 # %% auto #0
 __all__ = ['rle_decode', 'rle_encode', 'read_siim']
@@ -48,7 +48,7 @@ def read_siim(root, # folder of the download (train-rle.csv + dicom-images-train
     import pandas as pd
     root = check_root(root, [["train-rle.csv", "train-rle.csv.gz", "stage_2_train.csv"]], "SIIM-ACR Pneumothorax")
     f = find_file(root, "train-rle.csv", "stage_2_train.csv")
-    df = pd.read_csv(f); df.columns = [c.strip() for c in df.columns]
+    df = read_table_csv(f); df.columns = [c.strip() for c in df.columns]
     check_columns(df, ["ImageId", "EncodedPixels"], f)
     files = {p.stem: p for p in (root/"dicom-images-train").rglob("*.dcm")} if check_files else {}
     studies = []

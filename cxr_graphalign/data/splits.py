@@ -1,4 +1,4 @@
-"""Official splits, the MGCA protocol splits (CheXpert, RSNA, SIIM, COVIDx), and 1 / 10 / 100 % training fractions, written as split files that are identical on every machine.
+"""The one split module: protocol splits (patient-disjoint train / valid / test), nested 1 / 10 / 100 % label fractions and the published split files that evaluation, phantoms and pretraining read.
 
 Docs: https://cxr-graphalign.github.io/cxr-graphalign/data.splits.html.md"""
 
@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib, json, math
 from pathlib import Path
 
+from ..core import cxr_home
 from .core import Study
+from .chexpert import CHEXPERT_COMPETITION
 
 # %% auto #0
-__all__ = ['MGCA_CHEXPERT_VALID', 'stable_key', 'split_by_patient', 'take_patients', 'protocol_splits', 'train_fraction',
-           'write_split_files']
+__all__ = ['MGCA_CHEXPERT_VALID', 'CHEXPERT_5X200', 'SPLIT_SEED', 'FRACTIONS', 'stable_key', 'assign_splits', 'chexpert_5x200',
+           'protocol_splits', 'fraction_name', 'write_split_files', 'shipped_split_dir', 'split_file',
+           'published_splits', 'split_indices', 'zero_shot_list', 'phantom_studies', 'phantom_split_of']
 
 # %% ../../nbs/02s_data.splits.ipynb #7f7a9b82
 def stable_key(x, # an id (patient, study)
@@ -26,23 +29,25 @@ def stable_key(x, # an id (patient, study)
 def _group(s: Study) -> str:
     return s.patient_id if s.patient_id is not None else s.study_id
 
-def split_by_patient(studies, # studies to split (their current split is ignored)
-                     fractions: dict[str, float], # split name -> fraction of patients, e.g. {"train": .7, "valid": .15, "test": .15}
-                     seed: int = 0, # the seed
-                    ) -> dict[str, str]:
-    "Assign whole patients to splits in the given proportions; returns study_id -> split."
+def assign_splits(ids, # study (or sample) ids
+                  fractions: dict[str, float], # split name -> share of groups, e.g. {"train": .7, "valid": .15, "test": .15}
+                  groups=None, # one group (patient) id per id, kept on one side; default: each id is its own group
+                  seed: int = 0, # the seed
+                 ) -> dict[str, str]:
+    "Assign whole groups (patients) to splits in the given proportions by their stable keys; returns id -> split."
     if abs(sum(fractions.values()) - 1) > 1e-6: raise ValueError(f"fractions must sum to 1, got {fractions}")
-    groups = sorted({_group(s) for s in studies}, key=lambda g: (stable_key(g, seed), g))
-    bounds, acc, out = [], 0.0, {}
-    for name, f in fractions.items(): acc += f; bounds.append((round(acc * len(groups)), name))
-    where = {}
-    for i, g in enumerate(groups): where[g] = next(name for b, name in bounds if i < b) if i < bounds[-1][0] else bounds[-1][1]
-    return {s.study_id: where[_group(s)] for s in studies}
+    ids = [str(i) for i in ids]
+    groups = ids if groups is None else [str(g) for g in groups]
+    order = sorted(set(groups), key=lambda g: (stable_key(g, seed), g))
+    bounds, acc = [], 0.0
+    for name, f in fractions.items(): acc += f; bounds.append((round(acc * len(order)), name))
+    where = {g: next((name for b, name in bounds if k < b), bounds[-1][1]) for k, g in enumerate(order)}
+    return {i: where[g] for i, g in zip(ids, groups)}
 
-def take_patients(studies, # candidate studies
-                  n_studies: int, # stop once at least this many studies are taken
-                  seed: int = 0,
-                 ) -> set[str]:
+def _by_patient(studies, fractions, seed):
+    return assign_splits([s.study_id for s in studies], fractions, [_group(s) for s in studies], seed)
+
+def _take_patients(studies, n_studies, seed):
     "study_ids of whole patients, in stable-key order, until at least `n_studies` studies are taken."
     by = {}
     for s in studies: by.setdefault(_group(s), []).append(s.study_id)
@@ -54,25 +59,48 @@ def take_patients(studies, # candidate studies
 
 # %% ../../nbs/02s_data.splits.ipynb #5cdf95a4
 MGCA_CHEXPERT_VALID = 5000
+CHEXPERT_5X200 = 200 # images per class of the CheXpert 5x200 zero-shot list
+
+def chexpert_5x200(studies, # CheXpert studies (from `read_chexpert`) to pick from
+                   per_class: int = CHEXPERT_5X200, # images per class
+                   seed: int = 0, # the seed of the patient order
+                  ) -> list[tuple[str, str]]:
+    "(study_id, class) of up to `per_class` frontal studies per class positive for exactly one of `CHEXPERT_COMPETITION`; one study per patient."
+    import numpy as np
+    cand = [s for s in studies if any(im.view == "frontal" for im in s.images)]
+    if not cand: return []
+    lab = np.array([[s.labels.get(c, np.nan) for c in CHEXPERT_COMPETITION] for s in cand], float)
+    pure = ((lab == 1).sum(1) == 1) & ~(lab == -1).any(1)
+    order = sorted(np.nonzero(pure)[0], key=lambda i: (stable_key(_group(cand[i]), seed), cand[i].study_id))
+    taken, used, out = dict.fromkeys(CHEXPERT_COMPETITION, 0), set(), []
+    for i in order:
+        c = CHEXPERT_COMPETITION[int(np.argmax(lab[i] == 1))]
+        if taken[c] >= per_class or _group(cand[i]) in used: continue
+        taken[c] += 1; used.add(_group(cand[i])); out.append((cand[i].study_id, c))
+    return out
 
 def protocol_splits(studies, # studies of one dataset, as its reader returns them (official `split` filled in)
                     dataset: str | None = None, # dataset name (default: the studies' `dataset`)
                     seed: int = 0, # the seed of every random-looking choice
+                    per_class: int = CHEXPERT_5X200, # chexpert: images per class of the 5x200 list (0: no list)
                    ) -> dict[str, str]:
-    "study_id -> 'train' / 'valid' / 'test' under the protocol of `dataset` (see the table)."
+    "study_id -> 'train' / 'valid' / 'test' (chexpert also '5x200') under the protocol of `dataset` (see the table)."
     studies = list(studies)
     if not studies: return {}
     dataset = dataset or studies[0].dataset
     official = {s.study_id: s.split for s in studies}
     if dataset == "chexpert":
         train = [s for s in studies if s.split == "train"]
-        valid = take_patients(train, MGCA_CHEXPERT_VALID, seed)
-        return {sid: "test" if sp == "valid" else "valid" if sid in valid else "train" for sid, sp in official.items()}
+        valid = _take_patients(train, min(MGCA_CHEXPERT_VALID, len(train) // 4), seed)
+        picks = dict(chexpert_5x200([s for s in train if s.study_id not in valid], per_class, seed))
+        picked = {_group(s) for s in train if s.study_id in picks}
+        zero_shot = {s.study_id for s in train if _group(s) in picked}
+        return {sid: "test" if sp == "valid" else "valid" if sid in valid else "5x200" if sid in zero_shot else "train" for sid, sp in official.items()}
     if dataset in ("covidx", "nih"):
         out = dict(official)
         if dataset == "nih" or not any(sp == "valid" for sp in official.values()):
             train = [s for s in studies if s.split == "train"]
-            out.update(dict.fromkeys((k for k, v in split_by_patient(train, {"valid": .1, "train": .9}, seed).items() if v == "valid"), "valid"))
+            out.update(dict.fromkeys((k for k, v in _by_patient(train, {"valid": .1, "train": .9}, seed).items() if v == "valid"), "valid"))
         return out
     if dataset in ("mimic-cxr", "chest-imagenome"):
         if any(v is None for v in official.values()): raise ValueError(f"{dataset}: some studies have no official split")
@@ -80,35 +108,39 @@ def protocol_splits(studies, # studies of one dataset, as its reader returns the
     if dataset == "iu-xray":
         even = [s for s in studies if _iu_id(s) % 2 == 0]
         out = {s.study_id: "test" for s in studies if _iu_id(s) % 2 == 1}
-        out.update(split_by_patient(even, {"train": .9, "valid": .1}, seed))
+        out.update(_by_patient(even, {"train": .9, "valid": .1}, seed))
         return out
-    return split_by_patient(studies, {"train": .7, "valid": .15, "test": .15}, seed)
+    return _by_patient(studies, {"train": .7, "valid": .15, "test": .15}, seed)
 
 def _iu_id(s: Study) -> int:
     return int(s.meta.get("id", "".join(c for c in s.study_id if c.isdigit()) or 0))
 
 # %% ../../nbs/02s_data.splits.ipynb #3a3ad3c2
-def train_fraction(study_ids, # the training study ids
-                   fraction: float, # in (0, 1]
-                   seed: int = 0,
-                  ) -> list[str]:
+def _nested_fraction(study_ids, fraction, seed):
     "The nested `fraction` subset of `study_ids` (at least one): the ids with the smallest stable keys."
     if not 0 < fraction <= 1: raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     ids = sorted(study_ids, key=lambda i: (stable_key(i, seed), i))
     return sorted(ids[:max(1, math.ceil(fraction * len(ids)))])
 
 # %% ../../nbs/02s_data.splits.ipynb #ed151ff0
+SPLIT_SEED = 42 # the seed of the published split files
+
+def fraction_name(fraction: float) -> str:
+    "The file-name part of a label fraction: 0.01 -> 'train1pct'."
+    return f"train{fraction * 100:g}pct"
+
 def write_split_files(studies, # the studies of one dataset (from its reader)
                       out, # folder to write the files to
                       dataset: str | None = None, # dataset name (default: the studies' `dataset`)
                       fractions=(0.01, 0.1, 1.0), # training label fractions
-                      seed: int = 42, # the seed (the same seed gives the same files everywhere)
+                      seed: int = SPLIT_SEED, # the seed (the same seed gives the same files everywhere)
+                      per_class: int = CHEXPERT_5X200, # chexpert: images per class of the 5x200 list
                      ) -> dict[str, Path]:
-    "Write the protocol split and the training-fraction files of a dataset; returns name -> path."
+    "Write the protocol split and the training-fraction files of a dataset (chexpert: also its 5x200 list); returns name -> path."
     import pandas as pd
     studies = list(studies)
     dataset = dataset or studies[0].dataset
-    sp = protocol_splits(studies, dataset, seed)
+    sp = protocol_splits(studies, dataset, seed, per_class)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame({"study_id": [s.study_id for s in studies], "patient_id": [s.patient_id for s in studies],
                        "split": [sp[s.study_id] for s in studies]}).sort_values("study_id", kind="stable").reset_index(drop=True)
@@ -116,14 +148,114 @@ def write_split_files(studies, # the studies of one dataset (from its reader)
     df.to_csv(files["splits"], index=False, lineterminator="\n")
     train_ids = df.loc[df.split == "train", "study_id"].tolist()
     for f in fractions:
-        keep = set(train_fraction(train_ids, f, seed))
+        keep = set(_nested_fraction(train_ids, f, seed))
         sub = df[(df.split != "train") | df.study_id.isin(keep)]
-        name = f"train{f*100:g}pct"
+        name = fraction_name(f)
         files[name] = out/f"{dataset}_{name}.csv"
         sub.to_csv(files[name], index=False, lineterminator="\n")
+    if dataset == "chexpert":
+        zs = [s for s in studies if sp[s.study_id] == "5x200"]
+        picks = pd.DataFrame(chexpert_5x200(zs, per_class, seed), columns=["study_id", "label"])
+        picks["class_index"] = picks.label.map(CHEXPERT_COMPETITION.index)
+        picks = picks.merge(df[["study_id", "patient_id"]], on="study_id")[["study_id", "patient_id", "label", "class_index"]]
+        files["5x200"] = out/"chexpert_5x200.csv"
+        picks.sort_values(["class_index", "study_id"]).to_csv(files["5x200"], index=False, lineterminator="\n")
     info = {"dataset": dataset, "seed": seed, "protocol": "cxr-graphalign/1",
             "counts": df.split.value_counts().sort_index().to_dict(),
             "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files.values()}}
     files["info"] = out/f"{dataset}_splits.json"
     files["info"].write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
     return files
+
+# %% ../../nbs/02s_data.splits.ipynb #5aa774f9
+import cxr_graphalign
+FRACTIONS = (0.01, 0.1, 1.0) # the published training label fractions
+
+def shipped_split_dir() -> Path:
+    "The folder of split files shipped with the package."
+    return Path(cxr_graphalign.__file__).parent/"splits"
+
+def split_file(dataset: str, # dataset name
+               fraction: float = 1.0, # training label fraction
+               studies=None, # every study of the dataset: used to write the files once when they are missing
+               folder=None, # where to look / write (default: the shipped folder when it has `dataset`, else cxr_home("splits"))
+              ) -> Path:
+    "Path of the published `fraction` file of `dataset`, written once (deterministically) when it is missing."
+    if folder is None:
+        folder = shipped_split_dir() if (shipped_split_dir()/f"{dataset}_splits.csv").exists() else cxr_home("splits")
+    path = Path(folder)/f"{dataset}_{fraction_name(fraction)}.csv"
+    if not path.exists():
+        if folder == shipped_split_dir(): raise ValueError(f"no published {fraction:g} split for {dataset}; the published fractions are {FRACTIONS}")
+        if studies is None: raise FileNotFoundError(f"{path} not found; pass the dataset's studies to write it, or folder= the folder of its split files")
+        write_split_files(studies, folder, dataset, tuple(sorted({*FRACTIONS, fraction})))
+    return path
+
+def _read_split_csv(path, columns):
+    from cxr_graphalign.data.core import read_table_csv, check_columns
+    return check_columns(read_table_csv(path, dtype={"study_id": str}), columns, path)
+
+def published_splits(studies, # the studies to place (any subset of the dataset)
+                     dataset: str | None = None, # dataset name (default: the studies' `dataset`)
+                     fraction: float = 1.0, # training label fraction: 0.01, 0.1 or 1.0
+                     folder=None, # split-file folder (see `split_file`)
+                     all_studies=None, # every study of the dataset, to write missing files (default: `studies`)
+                    ) -> dict[str, str]:
+    "study_id -> 'train' / 'valid' / 'test' as the published file lists it; training studies outside `fraction` are left out."
+    import pandas as pd
+    studies = list(studies)
+    if not studies: return {}
+    dataset = dataset or studies[0].dataset
+    path = split_file(dataset, fraction, all_studies if all_studies is not None else studies, folder)
+    known = set(_read_split_csv(path.with_name(f"{dataset}_splits.csv"), ["study_id"]).study_id)
+    missing = [s.study_id for s in studies if s.study_id not in known]
+    if missing: raise ValueError(f"{path.with_name(f'{dataset}_splits.csv')}: {len(missing)} studies (first: {missing[0]!r}) are not in the published split; "
+                                 "it was written for another copy of the dataset: write your own with write_split_files and pass folder=")
+    df = _read_split_csv(path, ["study_id", "split"])
+    listed = dict(zip(df.study_id, df.split))
+    return {s.study_id: listed[s.study_id] for s in studies if s.study_id in listed}
+
+def split_indices(studies, # the studies of a task, in task order
+                  splits: dict[str, str], # from `published_splits`
+                 ) -> dict[str, "np.ndarray"]:
+    "Indices into `studies` per split name: {'train': ..., 'valid': ..., 'test': ...} (studies absent from `splits` in none)."
+    import numpy as np
+    where = np.array([splits.get(s.study_id, "") for s in studies])
+    return {k: np.where(where == k)[0] for k in ("train", "valid", "test")}
+
+def zero_shot_list(studies, # the chexpert studies to place (any subset)
+                   folder=None, # split-file folder (see `split_file`)
+                   all_studies=None, # every study of the dataset, to write missing files (default: `studies`)
+                  ) -> "pd.DataFrame":
+    "The CheXpert 5x200 list (study_id, patient_id, label, class_index) from `chexpert_5x200.csv`, written once with the split files."
+    split_file("chexpert", 1.0, all_studies if all_studies is not None else studies, folder)
+    folder = Path(folder) if folder is not None else cxr_home("splits")
+    path = folder/"chexpert_5x200.csv"
+    if not path.exists(): raise FileNotFoundError(f"{path} not found; write the CheXpert split files with write_split_files, or pass --splits the folder that holds them")
+    df = _read_split_csv(path, ["study_id", "label", "class_index"])
+    known = {s.study_id for s in studies}; missing = sorted(set(df.study_id) - known)
+    if missing: raise ValueError(f"{path}: {len(missing)} listed studies (first: {missing[0]!r}) are not in this CheXpert copy; pass --splits the folder written for it")
+    return df
+
+
+# %% ../../nbs/02s_data.splits.ipynb #3eed903e
+def phantom_studies() -> list[Study]:
+    "One `Study` per even-id IU report that phantoms are drawn from (`phantom_reports('iu')`; study and patient id = the report id)."
+    from cxr_graphalign.data.iu import iu_studies  # the reports themselves, not the phantom package: phantoms import this module
+    ids = [f"iu-{s.meta['id']}" for s in iu_studies() if s.report_text.strip() and s.meta["id"] % 2 == 0]
+    return [Study(rid, rid, "phantom") for rid in ids]
+
+def phantom_split_of(report_ids, # report ids of phantoms (`PhantomDataset.ids`, `phantom_reports`)
+                     fraction: float = 1.0, # training label fraction
+                    ) -> dict[str, str]:
+    "report id -> split of phantoms: published file for even IU ids, 'test' for odd IU ids, the phantom protocol otherwise."
+    ids = [str(r) for r in report_ids]
+    iu = {r: int(r[3:]) for r in ids if r.startswith("iu-") and r[3:].isdigit()}
+    out = {r: "test" for r, n in iu.items() if n % 2}
+    even = [Study(r, r, "phantom") for r, n in iu.items() if n % 2 == 0]
+    if even: out.update(published_splits(even, "phantom", fraction, all_studies=phantom_studies()))
+    other = [Study(r, r, "phantom") for r in ids if r not in iu]
+    if other:
+        sp = protocol_splits(other, "phantom", SPLIT_SEED); train = [r for r in sp if sp[r] == "train"]
+        keep = set(_nested_fraction(train, fraction, SPLIT_SEED)) if train else set()
+        out.update({r: s for r, s in sp.items() if s != "train" or r in keep})
+    return out

@@ -16,28 +16,32 @@ from ..core import set_seed, shared_data_dir
 from .metrics import multilabel_auc, accuracy, bootstrap_auc
 
 # %% auto #0
-__all__ = ['COVIDX_CLASSES', 'protocol_indices', 'covid_cxr_task', 'patient_split', 'label_fraction', 'extract_features',
-           'linear_probe', 'probe_table', 'summarise', 'fine_tune', 'finetune_table']
+__all__ = ['COVIDX_CLASSES', 'protocol_indices', 'fraction_indices', 'covid_cxr_task', 'extract_features', 'linear_probe',
+           'probe_table', 'summarise', 'fine_tune', 'finetune_table']
 
 # %% ../../nbs/06a_evaluate.classification.ipynb #b10c6ea8
 COVIDX_CLASSES = ("COVID-19", "pneumonia", "normal")
 
 def protocol_indices(studies, # the studies of a task (a subset of one dataset)
-                     all_studies=None, # every study of the dataset (default: `studies`); the split depends on the whole set
-                     seed: int = 42, # the split seed of the published split files
+                     all_studies=None, # every study of the dataset (default: `studies`); used to write missing split files
+                     fraction: float = 1.0, # training label fraction: the published 1 / 10 / 100 % file
                     ) -> tuple[np.ndarray, np.ndarray]:
-    "Train and test indices into `studies` under the dataset's protocol split (valid studies are left out)."
-    from cxr_graphalign.data.splits import protocol_splits
-    sp = protocol_splits(list(all_studies if all_studies is not None else studies), seed=seed)
-    where = np.array([sp[s.study_id] for s in studies])
-    return np.where(where == "train")[0], np.where(where == "test")[0]
+    "Train and test indices into `studies` as the published split file at `fraction` lists them (valid studies are left out)."
+    from cxr_graphalign.data.splits import published_splits, split_indices
+    ix = split_indices(studies, published_splits(studies, fraction=fraction, all_studies=all_studies))
+    return ix["train"], ix["test"]
+
+def fraction_indices(studies, all_studies=None) -> dict[float, np.ndarray]:
+    "Training indices into `studies` of every published label fraction: {0.01: ..., 0.1: ..., 1.0: ...}."
+    from cxr_graphalign.data.splits import FRACTIONS
+    return {f: protocol_indices(studies, all_studies, f)[0] for f in FRACTIONS}
 
 
 def covid_cxr_task(root=None, # the covid-cxr folder (default: `shared_data_dir("covid-cxr")`)
                    size: int = 64, # image side after letterbox resize
                    limit: int | None = None, # keep the first `limit` usable images (fast tests)
                   ) -> dict:
-    "covid-cxr as a 3-class task: images (N,1,S,S) in [0,1], targets `y` (COVIDX_CLASSES order), protocol train/test indices, patients, notes, boxes."
+    "covid-cxr as a 3-class task: images (N,1,S,S) in [0,1], targets `y` (COVIDX_CLASSES order), published train/test (and per-fraction train) indices, patients, notes, boxes."
     from cxr_graphalign.data.covid import read_covid_cxr
     from cxr_graphalign.data.decode import load_image
     root = Path(root) if root is not None else shared_data_dir("covid-cxr")
@@ -54,43 +58,19 @@ def covid_cxr_task(root=None, # the covid-cxr folder (default: `shared_data_dir(
         imgs.append(a); boxes.append({k: lb.boxes(v) for k, v in s.frontal[0].boxes.items()})
     images = torch.from_numpy(np.stack(imgs))[:, None].float() / 255
     return {"images": images, "y": y, "classes": COVIDX_CLASSES, "patients": np.array([s.patient_id for s in studies]),
-            "texts": [s.report_text for s in studies], "studies": studies, "boxes": boxes, "train_idx": train_idx, "test_idx": test_idx}
-
-# %% ../../nbs/06a_evaluate.classification.ipynb #0786b348
-def patient_split(patients, # (N,) patient id per image
-                  test_frac: float = 0.3, # share of patients in the test split
-                  seed: int = 0, # seed of the split (publish it with the result)
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    "Train and test image indices with every patient on one side only."
-    patients = np.asarray(patients).astype(str)
-    uniq = np.unique(patients); rng = np.random.default_rng(seed)
-    test_p = set(rng.permutation(uniq)[: max(1, round(test_frac * len(uniq)))])
-    is_test = np.array([p in test_p for p in patients])
-    return np.where(~is_test)[0], np.where(is_test)[0]
-
-def label_fraction(y, # (N,) class targets or (N, L) multi-label targets of the training split
-                   fraction: float, # share of training labels to keep (0.01, 0.1, 1.0)
-                   seed: int = 0, # seed of the subset
-                  ) -> np.ndarray:
-    "Indices of a seeded `fraction` subset that keeps one example of every class (single-label `y`)."
-    if not 0 < fraction <= 1: raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    y = np.asarray(y); n = len(y); rng = np.random.default_rng(seed)
-    order = rng.permutation(n); k = max(1, math.ceil(fraction * n))
-    if y.ndim > 1: return np.sort(order[:k])
-    first = [order[np.where(y[order] == c)[0][0]] for c in np.unique(y)]
-    firsts = set(first); rest = [i for i in order if i not in firsts]
-    return np.sort(np.array(first + rest)[: max(k, len(first))])
+            "texts": [s.report_text for s in studies], "studies": studies, "boxes": boxes, "train_idx": train_idx, "test_idx": test_idx,
+            "fraction_idx": fraction_indices(studies, all_studies)}
 
 # %% ../../nbs/06a_evaluate.classification.ipynb #f3a618c7
 @torch.no_grad()
 def _encode_batched(model, images: torch.Tensor, batch_size: int = 64, part: int = 1) -> torch.Tensor:
-    "`model.encode_image(images)[part]` (0: grid, 1: pooled) over batches in eval mode, as float on CPU."
+    "`model.image_features(images)[part]` (0: grid, 1: pooled) over batches in eval mode, as float on CPU."
     was = model.training; model.eval()
     dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-    out = torch.cat([model.encode_image(images[i:i + batch_size].to(dev))[part].float().cpu() for i in range(0, len(images), batch_size)])
+    out = torch.cat([model.image_features(images[i:i + batch_size].to(dev))[part].float().cpu() for i in range(0, len(images), batch_size)])
     model.train(was); return out
 
-def extract_features(model, # anything with `encode_image(images) -> (grid, pooled)`
+def extract_features(model, # anything with `image_features(images) -> (grid, pooled)`
                      images: torch.Tensor, # (N, 1, S, S) in [0, 1]
                      batch_size: int = 64, # images per forward pass
                     ) -> np.ndarray:
@@ -115,8 +95,11 @@ def linear_probe(train_x, train_y, # (N, C) features and targets: (N,) classes o
     from sklearn.preprocessing import StandardScaler
     sc = StandardScaler().fit(train_x); a, b = sc.transform(train_x), sc.transform(test_x)
     if kind == "multiclass":
-        clf = LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(a, train_y)
-        scores = np.zeros((len(b), int(max(train_y.max(), test_y.max())) + 1)); scores[:, clf.classes_] = clf.predict_proba(b)
+        scores = np.zeros((len(b), int(max(train_y.max(), test_y.max())) + 1))
+        if len(np.unique(train_y)) < 2: scores[:, int(train_y[0])] = 1.0  # one class among the labels: the probe can only predict it
+        else:
+            clf = LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(a, train_y)
+            scores[:, clf.classes_] = clf.predict_proba(b)
         return _scores(np.asarray(test_y), scores, kind)
     ty = np.asarray(train_y, float).reshape(len(a), -1); scores = np.full((len(b), ty.shape[1]), np.nan)
     for j in range(ty.shape[1]):
@@ -128,17 +111,16 @@ def linear_probe(train_x, train_y, # (N, C) features and targets: (N,) classes o
 # %% ../../nbs/06a_evaluate.classification.ipynb #42e6a803
 def probe_table(features: np.ndarray, # (N, C) frozen features of all images
                 y, # (N,) or (N, L) targets
-                train_idx, test_idx, # the published split
-                fractions=(0.01, 0.1, 1.0), # label fractions
-                seeds=(0, 1, 2), # seeds of the label subsets (and solver)
+                fraction_idx: dict, # label fraction -> training indices (`fraction_indices`, the published files)
+                test_idx, # the published test indices
+                seeds=(0, 1, 2), # solver seeds
                 kind: str = "multiclass", # task kind, see `linear_probe`
                ):
     "Linear-probe results, one row per (fraction, seed), as a pandas DataFrame."
     import pandas as pd
     y = np.asarray(y); rows = []
-    for f in fractions:
+    for f, sub in fraction_idx.items():
         for s in seeds:
-            sub = train_idx[label_fraction(y[train_idx], f, s)]
             rows.append({"fraction": f, "seed": s, "n_train": len(sub), **linear_probe(features[sub], y[sub], features[test_idx], y[test_idx], kind, seed=s)})
     return pd.DataFrame(rows)
 
@@ -150,7 +132,7 @@ def summarise(df, # rows from `probe_table` / `finetune_table`
     return (100 * g.mean()).round(1).astype(str) + " ± " + (100 * g.std(ddof=0)).round(1).astype(str)
 
 # %% ../../nbs/06a_evaluate.classification.ipynb #3083467e
-def fine_tune(model, # anything with `encode_image`; deep-copied, never modified
+def fine_tune(model, # anything with `image_features`; deep-copied, never modified
               images: torch.Tensor, y, # (N, 1, S, S) images and (N,) classes or (N, L) labels
               train_idx, test_idx, # split indices
               kind: str = "multiclass", # "multiclass", "binary" or "multilabel"
@@ -161,7 +143,7 @@ def fine_tune(model, # anything with `encode_image`; deep-copied, never modified
     set_seed(seed)
     enc = copy.deepcopy(model).train(); y = np.asarray(y)
     dev = next((p.device for p in enc.parameters()), torch.device("cpu"))
-    with torch.no_grad(): dim = enc.encode_image(images[:2].to(dev))[1].shape[1]
+    with torch.no_grad(): dim = enc.image_features(images[:2].to(dev))[1].shape[1]
     n_out = int(y.max()) + 1 if kind == "multiclass" else (1 if y.ndim == 1 else y.shape[1])
     head = nn.Linear(dim, n_out).to(dev)
     opt = torch.optim.AdamW([*enc.parameters(), *head.parameters()], lr=lr, weight_decay=weight_decay)
@@ -169,7 +151,7 @@ def fine_tune(model, # anything with `encode_image`; deep-copied, never modified
     g = torch.Generator().manual_seed(seed); train_idx = torch.as_tensor(np.asarray(train_idx))
     for _ in range(epochs):
         for b in train_idx[torch.randperm(len(train_idx), generator=g)].split(batch_size):
-            logits = head(enc.encode_image(images[b].to(dev))[1]); t = yt[b].to(dev)
+            logits = head(enc.image_features(images[b].to(dev))[1]); t = yt[b].to(dev)
             if kind == "multiclass": loss = F.cross_entropy(logits, t)
             else:
                 m = (t == 0) | (t == 1)
@@ -178,17 +160,17 @@ def fine_tune(model, # anything with `encode_image`; deep-copied, never modified
     enc.eval()
     with torch.no_grad():
         test_idx = torch.as_tensor(np.asarray(test_idx))
-        logits = torch.cat([head(enc.encode_image(images[b].to(dev))[1]).cpu() for b in test_idx.split(64)])
+        logits = torch.cat([head(enc.image_features(images[b].to(dev))[1]).cpu() for b in test_idx.split(64)])
     scores = logits.softmax(1).numpy() if kind == "multiclass" else logits.sigmoid().numpy()
     return _scores(y[test_idx.numpy()], scores, kind)
 
-def finetune_table(model, images, y, train_idx, test_idx, # as for `fine_tune`
-                   fractions=(0.01, 0.1, 1.0), seeds=(0, 1, 2), kind: str = "multiclass", **kw):
+def finetune_table(model, images, y, # as for `fine_tune`
+                   fraction_idx: dict, test_idx, # label fraction -> training indices (the published files); test indices
+                   seeds=(0, 1, 2), kind: str = "multiclass", **kw):
     "Fine-tuning results, one row per (fraction, seed)."
     import pandas as pd
     y = np.asarray(y); rows = []
-    for f in fractions:
+    for f, sub in fraction_idx.items():
         for s in seeds:
-            sub = train_idx[label_fraction(y[train_idx], f, s)]
             rows.append({"fraction": f, "seed": s, "n_train": len(sub), **fine_tune(model, images, y, sub, test_idx, kind, seed=s, **kw)})
     return pd.DataFrame(rows)

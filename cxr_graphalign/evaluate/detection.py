@@ -17,8 +17,8 @@ __all__ = ['FrozenGridBackbone', 'build_detector', 'train_detection', 'covid_cxr
 
 # %% ../../nbs/06c_evaluate.detection.ipynb #97594be0
 class FrozenGridBackbone(nn.Module):
-    "A torchvision detection backbone from `model.encode_image`: returns its grid as the single feature map, no gradients."
-    def __init__(self, model, # anything with `encode_image(images) -> (grid, pooled)`
+    "A torchvision detection backbone from `model.image_features`: returns its grid as the single feature map, no gradients."
+    def __init__(self, model, # anything with `image_features(images) -> (grid, pooled)`
                  out_channels: int, # channels of the grid
                 ):
         super().__init__(); self.model, self.out_channels = model, out_channels
@@ -28,9 +28,9 @@ class FrozenGridBackbone(nn.Module):
         super().train(mode); self.model.eval(); return self  # frozen: BatchNorm statistics stay as pre-trained
 
     def forward(self, x: torch.Tensor) -> dict:
-        with torch.no_grad(): return {"0": self.model.encode_image(x)[0]}
+        with torch.no_grad(): return {"0": self.model.image_features(x)[0]}
 
-def build_detector(model, # frozen encoder (anything with `encode_image`)
+def build_detector(model, # frozen encoder (anything with `image_features`)
                    n_classes: int, # foreground classes (background is added)
                    image_size: int, # side of the square input images
                    anchor_sizes=(16, 32, 64, 128), # anchor sides in pixels (scale them with `image_size`)
@@ -42,7 +42,7 @@ def build_detector(model, # frozen encoder (anything with `encode_image`)
     from torchvision.models.detection.faster_rcnn import TwoMLPHead, FastRCNNPredictor
     from torchvision.ops import MultiScaleRoIAlign
     dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-    with torch.no_grad(): c = model.eval().encode_image(torch.zeros(1, 1, image_size, image_size, device=dev))[0].shape[1]
+    with torch.no_grad(): c = model.eval().image_features(torch.zeros(1, 1, image_size, image_size, device=dev))[0].shape[1]
     anchors = AnchorGenerator(sizes=(tuple(anchor_sizes),), aspect_ratios=((0.5, 1.0, 2.0),))
     return FasterRCNN(FrozenGridBackbone(model, c), num_classes=None, rpn_anchor_generator=anchors,
                       box_roi_pool=MultiScaleRoIAlign(["0"], output_size=7, sampling_ratio=2),
@@ -78,14 +78,16 @@ def train_detection(model, # frozen encoder
 def covid_cxr_boxes(root=None, # the covid-cxr folder
                     size: int = 128, # image side
                     limit: int | None = None,
+                    task: dict | None = None, # a `covid_cxr_task(root, size)` result to reuse instead of decoding the images again
                    ) -> dict:
     "covid-cxr images with lung boxes: images (N,1,S,S), targets (labels 1 = right lung, 2 = left lung), protocol train/test indices."
     from cxr_graphalign.evaluate.classification import covid_cxr_task
-    t = covid_cxr_task(root, size)
+    t = task if task is not None else covid_cxr_task(root, size)
     keep = [i for i, b in enumerate(t["boxes"]) if {"right lung", "left lung"} <= set(b)]
     if limit: keep = keep[:limit]
     pos = {i: k for k, i in enumerate(keep)}
     targets = [{"boxes": np.stack([t["boxes"][i]["right lung"], t["boxes"][i]["left lung"]]), "labels": np.array([1, 2])} for i in keep]
     split = {n: np.array([pos[i] for i in t[n] if i in pos], dtype=int) for n in ("train_idx", "test_idx")}
+    split["fraction_idx"] = {f: np.array([pos[i] for i in v if i in pos], dtype=int) for f, v in t["fraction_idx"].items()}
     if not all(len(v) for v in split.values()): raise ValueError(f"the first {limit} images with boxes leave an empty train or test split; use a larger limit")
     return {"images": t["images"][keep], "targets": targets, "patients": t["patients"][keep], "classes": ("right lung", "left lung"), **split}

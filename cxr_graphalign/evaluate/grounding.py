@@ -11,7 +11,7 @@ import torch
 from .metrics import pointing_game, heatmap_iou, boxes_to_mask
 
 # %% auto #0
-__all__ = ['phantom_grounding_items', 'grounding_scores', 'box_grounding', 'mask_grounding']
+__all__ = ['phantom_grounding_items', 'grounding_heatmaps', 'grounding_scores', 'box_grounding', 'mask_grounding']
 
 # %% ../../nbs/06e_evaluate.grounding.ipynb #36ecb762
 def phantom_grounding_items(dataset, # a `cxr_graphalign.data.phantom.PhantomDataset`
@@ -32,6 +32,18 @@ def phantom_grounding_items(dataset, # a `cxr_graphalign.data.phantom.PhantomDat
     return torch.stack(images) if images else torch.zeros(0), items
 
 @torch.no_grad()
+def grounding_heatmaps(model, # anything with `patch_text_similarity(images, texts) -> (B, h, w)`
+                       images: torch.Tensor, # (N, 1, S, S)
+                       items: list[dict], # {image: index into images, level, text, mask (S, S) bool}
+                       batch_size: int = 32,
+                      ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    "Heatmaps (M, h, w), masks (M, S, S) and levels (M,) of the items, one per item (what the scores and their chance levels read)."
+    if not items: raise ValueError("no grounding items: the images have no present findings with masks")
+    heat = torch.cat([model.patch_text_similarity(images[[it["image"] for it in items[i:i + batch_size]]], [it["text"] for it in items[i:i + batch_size]]).float().cpu()
+                      for i in range(0, len(items), batch_size)])
+    masks = torch.stack([torch.as_tensor(np.asarray(it["mask"])) for it in items]).bool()
+    return heat, masks, np.array([it["level"] for it in items])
+
 def grounding_scores(model, # anything with `patch_text_similarity(images, texts) -> (B, h, w)`
                      images: torch.Tensor, # (N, 1, S, S)
                      items: list[dict], # {image: index into images, level, text, mask (S, S) bool}
@@ -39,12 +51,9 @@ def grounding_scores(model, # anything with `patch_text_similarity(images, texts
                      batch_size: int = 32,
                     ) -> dict:
     "Pointing game and heatmap IoU per level: {level: {'pointing': ..., 'iou': ..., 'n': ...}}."
-    if not items: raise ValueError("no grounding items: the images have no present findings with masks")
-    heat = torch.cat([model.patch_text_similarity(images[[it["image"] for it in items[i:i + batch_size]]], [it["text"] for it in items[i:i + batch_size]]).float().cpu()
-                      for i in range(0, len(items), batch_size)])
-    masks = torch.stack([torch.as_tensor(np.asarray(it["mask"])) for it in items]).bool()
+    heat, masks, levels = grounding_heatmaps(model, images, items, batch_size)
     hits, ious = pointing_game(heat, masks, reduce=False), heatmap_iou(heat, masks, threshold, reduce=False)
-    levels = np.array([it["level"] for it in items]); out = {}
+    out = {}
     for lv in dict.fromkeys(levels):
         sel = torch.from_numpy(levels == lv)
         out[lv] = {"pointing": float(hits[sel].float().mean()), "iou": float(ious[sel].mean()), "n": int(sel.sum())}

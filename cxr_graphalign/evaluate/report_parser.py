@@ -14,9 +14,17 @@ from ..graph.parse import parse_report
 from ..data.iu import mesh_to_chexpert, MESH_TO_CHEXPERT
 
 # %% auto #0
-__all__ = ['NEGBIO_MAPPABLE', 'prf', 'label_table', 'laterality_agreement', 'KeywordNegexBaseline', 'negspacy_labeller']
+__all__ = ['NEGBIO_MAPPABLE', 'chexpert_no_finding', 'prf', 'label_table', 'laterality_agreement', 'KeywordNegexBaseline',
+           'negspacy_labeller', 'graph_coverage']
 
 # %% ../../nbs/06r_evaluate.report_parser.ipynb #0ccac0d7
+_FINDINGS = tuple(k for k in CHEXPERT_LABELS if k not in ("No Finding", "Support Devices"))
+
+def chexpert_no_finding(labels: dict, # label -> 1.0 / NaN reference labels of one report
+                       ) -> dict:
+    "The labels with CheXpert's No Finding: 1.0 when none of the 12 findings (Support Devices excepted) is positive."
+    return {**labels, "No Finding": math.nan if any(labels.get(k) == 1.0 for k in _FINDINGS) else 1.0}
+
 def prf(pred, # iterable of bool: predicted positive
         gold, # iterable of bool: reference positive
        ) -> tuple[float, float, float, int]:
@@ -124,3 +132,26 @@ def negspacy_labeller():
             out.append(d)
         return out
     return label_many
+
+# %% ../../nbs/06r_evaluate.report_parser.ipynb #eacc99b5
+def graph_coverage(graphs, # parsed reports (`ReportGraph`)
+                   max_nodes: int = 32, # graph_tensors' limits
+                   max_edges: int = 48,
+                   batch_size: int = 256, # reports per graph_tensors call
+                  ):
+    "Per report (pandas): graph nodes and edges, how many reach the model through `graph_tensors`, and modifiers carried."
+    import pandas as pd
+    from cxr_graphalign.models.graphs import graph_tensors
+    rows = []
+    for k in range(0, len(graphs), batch_size):
+        chunk = graphs[k:k + batch_size]
+        t = graph_tensors(chunk, max_nodes, max_edges)
+        for b, g in enumerate(chunk):
+            nodes = {e.id for e in g.entities if e.type in ("anatomy", "observation", "device")}
+            kept = set(t["node_entity"][b][t["node_mask"][b]].tolist())
+            edges = {i for i, r in enumerate(g.relations) if r.type != "modify"}
+            mods = [r for r in g.relations if r.type == "modify"]
+            rows.append(dict(nodes=len(nodes), nodes_kept=len(nodes & kept), edges=len(edges),
+                             edges_kept=len(edges & set(t["edge_relation"][b][t["edge_mask"][b]].tolist())),
+                             modifiers=len(mods), modifiers_kept=sum(r.tail in kept for r in mods)))
+    return pd.DataFrame(rows)

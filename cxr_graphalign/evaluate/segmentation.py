@@ -1,4 +1,4 @@
-"""A U-Net-style decoder trained on frozen patch-grid features, scored by Dice; runs on the real covid-cxr lung masks.
+"""segmentation-models-pytorch's U-Net around the pre-trained timm encoder (frozen), skip connections at every scale, scored by Dice; runs on the real covid-cxr lung masks.
 
 Docs: https://cxr-graphalign.github.io/cxr-graphalign/evaluate.segmentation.html.md"""
 
@@ -13,28 +13,28 @@ import torch.nn as nn
 import torch.nn.functional as F
 from ..core import set_seed, shared_data_dir
 from .metrics import dice_score, iou_score
-from .classification import _encode_batched
 
 # %% auto #0
-__all__ = ['covid_cxr_lung_masks', 'GridDecoder', 'encode_grids', 'soft_dice_loss', 'train_segmentation']
+__all__ = ['covid_cxr_lung_masks', 'FrozenUNet', 'encode_pyramids', 'soft_dice_loss', 'train_segmentation']
 
 # %% ../../nbs/06b_evaluate.segmentation.ipynb #6810ad3c
 def covid_cxr_lung_masks(root=None, # the covid-cxr folder (default: `shared_data_dir("covid-cxr")`)
                          size: int = 64, # side of the letterboxed images and masks
                          limit: int | None = None, # keep the first `limit` images with a mask
                         ) -> dict:
-    "The covid-cxr images that have a lungVAE lung mask: images (N,1,S,S) in [0,1], masks (N,S,S) bool, protocol train/test indices."
+    "The covid-cxr images that have a lungVAE lung mask: images (N,1,S,S) in [0,1], masks (N,S,S) bool, published train/test (and per-fraction train) indices."
     from PIL import Image
     from cxr_graphalign.data.covid import read_covid_cxr
     from cxr_graphalign.data.decode import load_image, resize_pad
     root = Path(root) if root is not None else shared_data_dir("covid-cxr")
     if root is None: raise FileNotFoundError("covid-cxr data not found; pass root= the folder holding metadata_frontal_notes.csv and annotations/lungVAE-masks/")
-    from cxr_graphalign.evaluate.classification import protocol_indices
+    from cxr_graphalign.evaluate.classification import protocol_indices, fraction_indices
     all_studies = read_covid_cxr(root, skip_missing=True)
     recs = [(s, s.frontal[0]) for s in all_studies if s.frontal and s.frontal[0].mask]
     if not recs: raise FileNotFoundError(f"no lung masks found under {root/'annotations'/'lungVAE-masks'}")
     if limit: recs = recs[:limit]
     train_idx, test_idx = protocol_indices([s for s, _ in recs], all_studies)
+    fraction_idx = fraction_indices([s for s, _ in recs], all_studies)
     if not len(train_idx) or not len(test_idx): raise ValueError(f"the first {limit} masked images leave an empty train or test split; use a larger limit")
     imgs, masks = [], []
     for s, r in recs:
@@ -42,61 +42,78 @@ def covid_cxr_lung_masks(root=None, # the covid-cxr folder (default: `shared_dat
         m = np.asarray(Image.open(r.mask).convert("L").resize((r.width or size, r.height or size), Image.NEAREST))
         masks.append(resize_pad(m, size, resample=Image.NEAREST)[0] > 127)
     return {"images": torch.from_numpy(np.stack(imgs))[:, None].float() / 255, "masks": torch.from_numpy(np.stack(masks)),
-            "patients": np.array([s.patient_id for s, _ in recs]), "train_idx": train_idx, "test_idx": test_idx}
+            "patients": np.array([s.patient_id for s, _ in recs]), "train_idx": train_idx, "test_idx": test_idx, "fraction_idx": fraction_idx}
 
 # %% ../../nbs/06b_evaluate.segmentation.ipynb #afd24a0d
-class GridDecoder(nn.Module):
-    "U-Net expanding path over a frozen (B, C, h, w) grid: (2x upsample, 2 x conv-BN-ReLU) stages, then a 1x1 conv."
-    def __init__(self, in_dim: int, # channels of the encoder grid
-                 grid_size: int, # h (= w) of the grid
-                 out_size: int, # output mask side
-                 width: int = 64, # channels after the first stage (halved each stage, at least 16)
+class FrozenUNet(nn.Module):
+    "segmentation-models-pytorch's U-Net on a model's own timm image encoder (`tu-NAME`): weights copied, encoder frozen."
+    def __init__(self, model, # a method model (its `image_encoder` is a timm network) or an `ImageEncoder`
+                 decoder_channels=(128, 64, 32, 16, 16), # U-Net decoder widths, deepest first (one per encoder scale)
                  n_classes: int = 1, # output channels (1: binary mask logits)
                 ):
         super().__init__()
-        stages, c, s = [], in_dim, grid_size
-        while s < out_size:
-            w = max(16, width); width //= 2
-            stages.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-                                        nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-                                        nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)))
-            c, s = w, s * 2
-        self.stages, self.head, self.out_size = nn.Sequential(*stages), nn.Conv2d(c, n_classes, 1), out_size
+        import segmentation_models_pytorch as smp
+        enc = getattr(model, "image_encoder", model)
+        depth = len(getattr(enc.model, "feature_info", []))
+        if depth < 2 or not hasattr(enc.model, "feature_info"):
+            raise ValueError(f"image encoder {enc.name!r} has no multi-scale feature pyramid; the U-Net needs a hierarchical timm encoder (ResNet, EfficientNet, ConvNeXt, Swin)")
+        self.unet = smp.Unet(f"tu-{enc.name}", encoder_weights=None, encoder_depth=depth, in_channels=enc.in_chans,
+                             classes=n_classes, decoder_channels=tuple(decoder_channels)[:depth])
+        missing, _ = self.unet.encoder.model.load_state_dict(enc.model.state_dict(), strict=False)
+        if missing: raise KeyError(f"{len(missing)} weights of the U-Net encoder tu-{enc.name} have no pre-trained value (first: {missing[:3]})")
+        self.unet.encoder.requires_grad_(False)
+        self.register_buffer("mean", enc.mean.clone(), persistent=False); self.register_buffer("std", enc.std.clone(), persistent=False)
+        self.in_chans = enc.in_chans
+        self.train()
 
-    def forward(self, grid: torch.Tensor) -> torch.Tensor:
-        x = self.head(self.stages(grid))
-        return x if x.shape[-1] == self.out_size else F.interpolate(x, size=(self.out_size, self.out_size), mode="bilinear", align_corners=False)
+    def train(self, mode: bool = True):
+        super().train(mode); self.unet.encoder.eval(); return self  # frozen: BatchNorm statistics stay as pre-trained
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor # (B, 1 or 3, S, S) in [0, 1]
+                ) -> list[torch.Tensor]:
+        "The frozen encoder's feature pyramid, finest first (what the skip connections read)."
+        if images.shape[1] != self.in_chans: images = images.mean(1, keepdim=True) if self.in_chans == 1 else images.expand(-1, self.in_chans, -1, -1)
+        return self.unet.encoder((images - self.mean) / self.std)
+
+    def decode(self, features: list[torch.Tensor]) -> torch.Tensor:
+        "Mask logits (B, n_classes, S, S) from a feature pyramid."
+        return self.unet.segmentation_head(self.unet.decoder(features))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor: return self.decode(self.features(images))
 
 # %% ../../nbs/06b_evaluate.segmentation.ipynb #aeb516d8
-def encode_grids(model, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-    "Frozen patch grids (N, C, h, w) of `model.encode_image`."
-    return _encode_batched(model, images, batch_size, part=0)
+@torch.no_grad()
+def encode_pyramids(unet: FrozenUNet, images: torch.Tensor, batch_size: int = 64) -> list[torch.Tensor]:
+    "Frozen feature pyramids of all `images` (one tensor per scale, N first), computed once and reused across seeds."
+    unet.eval(); dev = unet.mean.device
+    parts = [[f.cpu() for f in unet.features(images[i:i + batch_size].to(dev))] for i in range(0, len(images), batch_size)]
+    return [torch.cat(p) for p in zip(*parts)]
 
 def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     "1 - soft Dice, averaged over images."
     p = logits.sigmoid().flatten(1); t = target.float().flatten(1)
     return (1 - (2 * (p * t).sum(1) + 1) / (p.sum(1) + t.sum(1) + 1)).mean()
 
-def train_segmentation(model, # anything with `encode_image`; frozen
-                       images: torch.Tensor, masks: torch.Tensor, # (N,1,S,S) images, (N,S,S) bool masks
+def train_segmentation(model, # a method model (its timm `image_encoder` is wrapped by the U-Net and frozen)
+                       images: torch.Tensor, masks: torch.Tensor, # (N,1,S,S) images (S divisible by 32), (N,S,S) bool masks
                        train_idx, test_idx, # split indices
                        epochs: int = 20, lr: float = 3e-3, batch_size: int = 16, seed: int = 0,
-                       width: int = 64, # decoder width
-                       grids: torch.Tensor | None = None, # precomputed `encode_grids(model, images)` (reuse it across seeds)
+                       pyramids: list | None = None, # precomputed `encode_pyramids(FrozenUNet(model), images)` (reuse it across seeds)
                       ) -> dict:
-    "Train a `GridDecoder` on frozen grids; Dice and IoU on the test split."
+    "Train the decoder of a `FrozenUNet` on frozen features; Dice and IoU on the test split."
     set_seed(seed)
-    if grids is None: grids = encode_grids(model, images)
-    S = masks.shape[-1]
-    dec = GridDecoder(grids.shape[1], grids.shape[-1], S, width)
-    opt = torch.optim.AdamW(dec.parameters(), lr=lr, weight_decay=1e-4)
+    unet = FrozenUNet(model)
+    if pyramids is None: pyramids = encode_pyramids(unet, images)
+    opt = torch.optim.AdamW([p for p in unet.parameters() if p.requires_grad], lr=lr, weight_decay=1e-4)
     tr = torch.as_tensor(np.asarray(train_idx)); te = torch.as_tensor(np.asarray(test_idx)); g = torch.Generator().manual_seed(seed)
+    unet.train()
     for _ in range(epochs):
         for b in tr[torch.randperm(len(tr), generator=g)].split(batch_size):
             if len(b) < 2: continue  # BatchNorm needs two samples
-            logits = dec(grids[b])[:, 0]; t = masks[b].float()
+            logits = unet.decode([f[b] for f in pyramids])[:, 0]; t = masks[b].float()
             loss = F.binary_cross_entropy_with_logits(logits, t) + soft_dice_loss(logits, t)
             opt.zero_grad(); loss.backward(); opt.step()
-    dec.eval()
-    with torch.no_grad(): pred = torch.cat([dec(grids[b])[:, 0] > 0 for b in te.split(64)])
-    return {"dice": dice_score(pred, masks[te]), "iou": iou_score(pred, masks[te]), "n_train": len(tr), "n_test": len(te), "decoder": dec}
+    unet.eval()
+    with torch.no_grad(): pred = torch.cat([unet.decode([f[b] for f in pyramids])[:, 0] > 0 for b in te.split(64)])
+    return {"dice": dice_score(pred, masks[te]), "iou": iou_score(pred, masks[te]), "n_train": len(tr), "n_test": len(te), "unet": unet, "pred": pred}

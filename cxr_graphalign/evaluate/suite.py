@@ -10,12 +10,15 @@ import argparse, json, time
 from pathlib import Path
 import numpy as np
 
+from ..validate import SIDE, COUNT, SEED, FRACTION, in_folder, out_file, out_folder
+
 # %% auto #0
-__all__ = ['TASKS', 'RESULT_COLUMNS', 'SUITES', 'TASK_DATA', 'append_results', 'read_results', 'summarise_seeds', 'results_table',
-           'table_markdown', 'results_figure', 'load_encoder', 'run_task', 'add_evaluate_args', 'evaluate_main']
+__all__ = ['TASKS', 'RESULT_COLUMNS', 'SUITES', 'TASK_DATA', 'ANCHOR_COLUMNS', 'append_results', 'read_results',
+           'summarise_seeds', 'results_table', 'table_markdown', 'results_figure', 'load_encoder', 'run_task',
+           'add_evaluate_args', 'evaluate_main', 'anchor_table']
 
 # %% ../../nbs/06f_evaluate.suite.ipynb #8b4edcdc
-TASKS = ("linear-probe", "finetune", "segmentation", "detection", "zeroshot", "retrieval", "grounding")
+TASKS = ("linear-probe", "finetune", "segmentation", "detection", "zeroshot", "retrieval", "grounding", "generation")
 RESULT_COLUMNS = ["time", "method", "checkpoint", "task", "data", "fraction", "metric", "mean", "std", "n_seeds", "seeds", "image_size"]
 
 def append_results(csv, # results file (created with a header when missing)
@@ -81,18 +84,23 @@ def results_figure(df, scale: float = 100.0):
 
 # %% ../../nbs/06f_evaluate.suite.ipynb #1fa9cdf7
 SUITES = {"mgca": [("linear-probe", f) for f in (0.01, 0.1, 1.0)] + [("segmentation", f) for f in (0.01, 0.1, 1.0)] + [("detection", f) for f in (0.01, 0.1, 1.0)]}
-TASK_DATA = {"linear-probe": ("covid-cxr",), "finetune": ("covid-cxr",), "segmentation": ("covid-cxr",), "detection": ("covid-cxr",),
-             "zeroshot": ("phantom",), "retrieval": ("phantom", "covid-cxr"), "grounding": ("phantom",)}
+TASK_DATA = {"linear-probe": ("covid-cxr", "chexpert", "rsna", "covidx"), "finetune": ("covid-cxr", "chexpert", "rsna", "covidx"),
+             "segmentation": ("covid-cxr", "siim", "rsna"), "detection": ("covid-cxr", "rsna"),
+             "zeroshot": ("phantom", "chexpert"), "retrieval": ("phantom", "covid-cxr", "chexpert"), "grounding": ("phantom",),
+             "generation": ("phantom",)} # the credentialed datasets (chexpert, rsna, siim, covidx) need --root: `evaluate.datasets`
 
 def load_encoder(checkpoint: str, # save_pretrained folder, run folder with model/, or "random:METHOD"
                 ):
     "The model to evaluate and its method name."
     if str(checkpoint).startswith("random:"):
         from cxr_graphalign.models import create_model
-        name = str(checkpoint).split(":", 1)[1]; return create_model(name).eval(), f"random ({name})"
+        from cxr_graphalign.models import list_methods
+        name = str(checkpoint).split(":", 1)[1]
+        if name not in list_methods(): raise ValueError(f"--checkpoint random:{name}: unknown method; choose one of {', '.join(list_methods())}")
+        return create_model(name).eval(), f"random ({name})"
     from cxr_graphalign.models import from_pretrained
     p = Path(checkpoint)
-    if not (p/"config.json").exists() and (p/"model"/"config.json").exists(): p = p/"model"
+    if not (p/"model.safetensors").exists() and (p/"model"/"model.safetensors").exists(): p = p/"model"   # a pretrain run folder
     if not (p/"config.json").exists():
         raise FileNotFoundError(f"no saved model in {checkpoint} (expected config.json + model.safetensors, or model/ inside a run folder); "
                                 "pass a folder written by model.save_pretrained, or random:METHOD for a random-init baseline")
@@ -108,6 +116,8 @@ def run_task(model, # the encoder (`load_encoder`)
              image_size: int = 128, # image side
              limit: int | None = None, # use at most this many images (quick runs)
              epochs: int | None = None, # training epochs for finetune / segmentation / detection (task default when None)
+             beam_size: int = 3, # beam width of the generation task (1: greedy)
+             splits=None, # split-file folder of a credentialed dataset (default: `cxr_home("splits")`, written there once)
             ) -> list[dict]:
     "Run one task at one fraction over seeds; return result rows (metric, mean, std, n_seeds, seeds)."
     from cxr_graphalign.evaluate import classification as C
@@ -117,27 +127,36 @@ def run_task(model, # the encoder (`load_encoder`)
     def add(res: dict):
         for k, v in res.items():
             if isinstance(v, (int, float)) and not k.startswith("n_"): per_seed.setdefault(k, []).append(float(v))
+    from cxr_graphalign.evaluate.datasets import DATASET_TASKS, dataset_task
+    adapter = (lambda: dataset_task(data, task, root, fraction, image_size, limit, splits)) if data in DATASET_TASKS else None
     if task in ("linear-probe", "finetune"):
-        t = C.covid_cxr_task(root, image_size, limit); tr, te = t["train_idx"], t["test_idx"]
-        feats = C.extract_features(model, t["images"]) if task == "linear-probe" else None
+        t = adapter() if adapter else C.covid_cxr_task(root, image_size, limit); te = t["test_idx"]; sub = _published(t, fraction)
+        kind = t.get("kind", "multiclass"); feats = C.extract_features(model, t["images"]) if task == "linear-probe" else None
         for s in seeds:
-            sub = tr[C.label_fraction(t["y"][tr], fraction, s)]
-            add(C.linear_probe(feats[sub], t["y"][sub], feats[te], t["y"][te], seed=s) if feats is not None
-                else C.fine_tune(model, t["images"], t["y"], sub, te, seed=s, **({"epochs": epochs} if epochs else {})))
+            add(C.linear_probe(feats[sub], t["y"][sub], feats[te], t["y"][te], kind, seed=s) if feats is not None
+                else C.fine_tune(model, t["images"], t["y"], sub, te, kind, seed=s, **({"epochs": epochs} if epochs else {})))
     elif task == "segmentation":
-        from cxr_graphalign.evaluate.segmentation import covid_cxr_lung_masks, encode_grids, train_segmentation
-        t = covid_cxr_lung_masks(root, image_size, limit); tr, te = t["train_idx"], t["test_idx"]
-        grids = encode_grids(model, t["images"])  # the encoder is frozen: encode once for all seeds
+        from cxr_graphalign.evaluate.segmentation import covid_cxr_lung_masks, encode_pyramids, train_segmentation, FrozenUNet
+        t = adapter() if adapter else covid_cxr_lung_masks(root, image_size, limit); te = t["test_idx"]; sub = _published(t, fraction)
+        pyramids = encode_pyramids(FrozenUNet(model), t["images"])  # the encoder is frozen: encode once for all seeds
         for s in seeds:
-            sub = tr[C.label_fraction(np.zeros(len(tr)), fraction, s)]
-            r = train_segmentation(model, t["images"], t["masks"], sub, te, seed=s, grids=grids, **({"epochs": epochs} if epochs else {}))
+            r = train_segmentation(model, t["images"], t["masks"], sub, te, seed=s, pyramids=pyramids, **({"epochs": epochs} if epochs else {}))
             add({"dice": r["dice"], "iou": r["iou"]})
     elif task == "detection":
         from cxr_graphalign.evaluate.detection import covid_cxr_boxes, train_detection
-        t = covid_cxr_boxes(root, image_size, limit); tr, te = t["train_idx"], t["test_idx"]
+        t = adapter() if adapter else covid_cxr_boxes(root, image_size, limit); te = t["test_idx"]; sub = _published(t, fraction)
         for s in seeds:
-            sub = tr[C.label_fraction(np.zeros(len(tr)), fraction, s)]
-            add({"map": train_detection(model, t["images"], t["targets"], sub, te, 2, seed=s, **({"epochs": epochs} if epochs else {}))["map"]})
+            add({"map": train_detection(model, t["images"], t["targets"], sub, te, len(t["classes"]), seed=s, **({"epochs": epochs} if epochs else {}))["map"]})
+    elif task == "generation":
+        from cxr_graphalign.evaluate.generation import phantom_generation
+        seeds, fraction = (0,), 0.0  # nothing is trained: one run, shown as "zero-shot"
+        add(phantom_generation(model, image_size, limit or 64, beam_size=beam_size))
+    elif adapter:  # CheXpert 5x200: zero-shot classification, and text-to-image retrieval with one query per class
+        from cxr_graphalign.evaluate.zeroshot import zero_shot_multiclass, text_image_precision
+        seeds, fraction = (0,), 0.0
+        t = adapter()
+        add(zero_shot_multiclass(model, t["images"], t["y"], list(t["classes"])) if task == "zeroshot"
+            else text_image_precision(model, t["images"], t["y"], list(t["classes"])))
     else:
         seeds, fraction = (0,), 0.0  # nothing is trained: one run, shown as "zero-shot"
         images, texts, labels = _eval_images(data, root, image_size, limit or 64)
@@ -156,6 +175,13 @@ def run_task(model, # the encoder (`load_encoder`)
     return [{"task": task, "data": data, "fraction": fraction, "metric": k, **summarise_seeds(v), "seeds": " ".join(map(str, seeds)),
              "image_size": image_size} for k, v in per_seed.items()]
 
+def _published(task: dict, fraction: float) -> np.ndarray:
+    "Training indices of a task at a published label fraction (the fraction's split file, never a fresh draw)."
+    idx = {float(f): v for f, v in task["fraction_idx"].items()}
+    if float(fraction) not in idx: raise ValueError(f"--fraction {fraction:g}: the published label fractions are {', '.join(f'{f:g}' for f in idx)}")
+    if not len(idx[float(fraction)]): raise ValueError(f"no training images of the published {fraction:g} split among the images used; raise --limit")
+    return idx[float(fraction)]
+
 def _eval_images(data, root, size, n):
     "Images, texts and CheXpert-order labels for the zero-shot / retrieval tasks."
     import torch
@@ -172,17 +198,20 @@ def add_evaluate_args(p: argparse.ArgumentParser):
     "Arguments of `cxr-graphalign evaluate`."
     p.add_argument("--checkpoint", required=True, help="folder written by save_pretrained (or a pretrain run folder with model/), or random:METHOD")
     p.add_argument("--task", choices=TASKS, default=None, help="task to run (or use --suite)")
-    p.add_argument("--fraction", type=float, default=1.0, help="share of training labels: 0.01, 0.1 or 1.0 (default 1.0)")
+    p.add_argument("--fraction", type=FRACTION, default=1.0, help="share of training labels: 0.01, 0.1 or 1.0 (default 1.0)")
     p.add_argument("--suite", choices=sorted(SUITES), default=None, help="run a whole protocol (mgca: linear probe, segmentation, detection at 1/10/100%%)")
-    p.add_argument("--data", default=None, help="covid-cxr or phantom (default: the task's first)")
-    p.add_argument("--root", default=None, help="dataset folder (default: ../shared/data/<data>)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default 0 1 2)")
-    p.add_argument("--image-size", type=int, default=128, help="image side (default 128)")
-    p.add_argument("--limit", type=int, default=None, help="use at most this many images (quick runs)")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs for finetune / segmentation / detection")
+    p.add_argument("--data", choices=sorted({d for ds in TASK_DATA.values() for d in ds}), default=None,
+                   help="dataset (default: the task's first); chexpert, rsna, siim and covidx need --root")
+    p.add_argument("--root", type=in_folder, default=None, help="dataset folder (default: ../shared/data/<data>)")
+    p.add_argument("--splits", type=out_folder, default=None, help="folder of the split files of chexpert / rsna / siim / covidx: read, or written there once (default: the toolkit's home)")
+    p.add_argument("--seeds", type=SEED, nargs="+", default=[0, 1, 2], help="seeds (default 0 1 2)")
+    p.add_argument("--image-size", type=SIDE, default=128, help="image side (default 128)")
+    p.add_argument("--limit", type=COUNT, default=None, help="use at most this many images (quick runs)")
+    p.add_argument("--epochs", type=COUNT, default=None, help="training epochs for finetune / segmentation / detection")
+    p.add_argument("--beam-size", type=COUNT, default=3, help="beam width of --task generation (1: greedy decoding; default 3)")
     p.add_argument("--name", default=None, help="method name in the table (default: from the checkpoint)")
-    p.add_argument("--results", default="results/evaluate.csv", help="results CSV to append to (default results/evaluate.csv)")
-    p.add_argument("--figure", default=None, help="also write the plotly figure of all results to this .html file")
+    p.add_argument("--results", type=out_file, default="results/evaluate.csv", help="results CSV to append to (default results/evaluate.csv)")
+    p.add_argument("--figure", type=out_file, default=None, help="also write the plotly figure of all results to this .html file")
 
 def evaluate_main(args) -> int:
     "Run the task(s), append to the results CSV, print the paper-style table."
@@ -191,14 +220,14 @@ def evaluate_main(args) -> int:
     import torch
     torch.set_num_threads(min(torch.get_num_threads(), 4))
     try: model, name = load_encoder(args.checkpoint)
-    except FileNotFoundError as e: print(f"evaluate: {e}"); return 2
+    except (FileNotFoundError, ValueError) as e: print(f"evaluate: {e}"); return 2
     jobs = SUITES[args.suite] if args.suite else [(args.task, args.fraction)]
     rows = []
     for task, frac in jobs:
         data = args.data or TASK_DATA[task][0]
         if data not in TASK_DATA[task]: print(f"evaluate: skipping {task} (it runs on {TASK_DATA[task]}, not {data})"); continue
         t0 = time.time()
-        try: new = run_task(model, task, frac, data, args.root, tuple(args.seeds), args.image_size, args.limit, args.epochs)
+        try: new = run_task(model, task, frac, data, args.root, tuple(args.seeds), args.image_size, args.limit, args.epochs, args.beam_size, args.splits)
         except (FileNotFoundError, ValueError) as e: print(f"evaluate: {task} on {data}: {e}"); return 2
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         rows += [{**r, "time": stamp, "method": args.name or name, "checkpoint": str(args.checkpoint)} for r in new]
@@ -210,3 +239,25 @@ def evaluate_main(args) -> int:
         Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
         results_figure(df).write_html(args.figure, include_plotlyjs=True); print(f"figure written to {args.figure}")
     return 0
+
+# %% ../../nbs/06f_evaluate.suite.ipynb #509b4fef
+ANCHOR_COLUMNS = { # anchors' column -> (task, data, metric) of an `evaluate` results row
+    "CheXpert AUC": ("linear-probe", "chexpert", "auc"), "RSNA AUC": ("linear-probe", "rsna", "auc"),
+    "COVIDx ACC": ("linear-probe", "covidx", "acc"), "SIIM Dice": ("segmentation", "siim", "dice"), "RSNA Dice": ("segmentation", "rsna", "dice"),
+    "covid-cxr ACC (COVIDx stand-in)": ("linear-probe", "covid-cxr", "acc"), "covid-cxr lung Dice (segmentation stand-in)": ("segmentation", "covid-cxr", "dice"),
+}
+
+def anchor_table(df, # an `evaluate` results table (`read_results`)
+                 scale: float = 100.0) -> str:
+    "Markdown in the anchors' shape: one row per method, each cell '1% / 10% / 100%' (in %), 'needs DATA' where no result exists."
+    d = df.drop_duplicates(["method", "task", "data", "fraction", "metric"], keep="last")
+    head = ["method (backbone)"] + list(ANCHOR_COLUMNS)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m, g in d.groupby("method", sort=False):
+        cells = []
+        for col, (task, data, metric) in ANCHOR_COLUMNS.items():
+            sel = g[(g.task == task) & (g.data == data) & (g.metric == metric)]
+            vals = {round(float(f), 4): v for f, v in zip(sel.fraction, sel["mean"])}
+            cells.append("/".join(f"{vals[f] * scale:.1f}" if f in vals else "–" for f in (0.01, 0.1, 1.0)) if vals else f"needs {data}")
+        lines.append("| " + " | ".join([str(m)] + cells) + " |")
+    return "\n".join(lines)

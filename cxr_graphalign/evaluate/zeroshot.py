@@ -14,7 +14,7 @@ from .metrics import multilabel_auc, accuracy, recall_at_k, precision_at_k
 
 # %% auto #0
 __all__ = ['LATERAL_FINDINGS', 'CHEXPERT_5', 'finding_prompts', 'embed_prompt_sets', 'embed_images_batched', 'zero_shot_scores',
-           'zero_shot_auc', 'zero_shot_multiclass', 'retrieval_recall', 'chexpert_5x200', 'text_image_precision']
+           'zero_shot_auc', 'zero_shot_multiclass', 'retrieval_recall', 'text_image_precision']
 
 # %% ../../nbs/06d_evaluate.zeroshot.ipynb #43222909
 LATERAL_FINDINGS = ("pleural effusion", "pneumothorax", "atelectasis", "consolidation", "opacity", "lung opacity", "pneumonia",
@@ -88,29 +88,6 @@ def retrieval_recall(model, images: torch.Tensor, texts: list[str], # paired: te
 
 # %% ../../nbs/06d_evaluate.zeroshot.ipynb #b7a85773
 CHEXPERT_5 = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
-
-def chexpert_5x200(csv, # CheXpert train.csv / valid.csv (or torchxrayvision's chexpert_train.csv.gz)
-                   n: int = 200, # images per class
-                   seed: int = 0, # sampling seed (publish it with the list)
-                   out=None, # write the list here as CSV (Path, label, class_index)
-                  ):
-    "The seeded CheXpert 5x200 sample list as a DataFrame (Path, label, class_index)."
-    import pandas as pd
-    df = pd.read_csv(csv)
-    missing = [c for c in ("Path", "Frontal/Lateral", *CHEXPERT_5) if c not in df.columns]
-    if missing: raise KeyError(f"{csv} lacks the CheXpert columns {missing}; pass the official train.csv")
-    df = df[df["Frontal/Lateral"] == "Frontal"]
-    pos = df[list(CHEXPERT_5)].to_numpy() == 1; unc = df[list(CHEXPERT_5)].to_numpy() == -1
-    pure = (pos.sum(1) == 1) & ~unc.any(1)
-    rng = np.random.default_rng(seed); parts = []
-    for j, c in enumerate(CHEXPERT_5):
-        cand = np.where(pure & pos[:, j])[0]
-        if len(cand) < n: raise ValueError(f"only {len(cand)} frontal images are positive for {c!r} alone in {csv}; need {n}")
-        pick = np.sort(rng.choice(cand, n, replace=False))
-        parts.append(pd.DataFrame({"Path": df["Path"].to_numpy()[pick], "label": c, "class_index": j}))
-    res = pd.concat(parts, ignore_index=True)
-    if out is not None: Path(out).parent.mkdir(parents=True, exist_ok=True); res.to_csv(out, index=False)
-    return res
 
 # %% ../../nbs/06d_evaluate.zeroshot.ipynb #c40342ec
 @torch.no_grad()

@@ -8,143 +8,17 @@ Docs: https://cxr-graphalign.github.io/cxr-graphalign/graph.parse.html.md"""
 from __future__ import annotations
 import json, math, os, re, sys
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
-from .vocab import (PHRASES, ANATOMY_PHRASES, CUE_FINDINGS, CHEXPERT_LABELS, CHESTXRAY14_LABELS,
-    OBSERVATION_TO_CHEXPERT, OBSERVATION_TO_CHESTXRAY14, DEVICE_TO_CHEXPERT, PAIRED_STEMS, anatomy_name, anatomy_regions, trie_regex)
+from .vocab import PHRASES, ANATOMY_PHRASES, CUE_FINDINGS, MODIFIERS, PAIRED_STEMS, anatomy_name
 from .sections import split_sections, sentences_by_section, CONTENT_SECTIONS
+from .match import PHRASE_RE, lower_same_length, phrase_key
+from .report import Entity, Relation, Sentence, ReportGraph
 
 # %% auto #0
-__all__ = ['Entity', 'Relation', 'Sentence', 'ReportGraph', 'parse_report', 'parse_reports', 'save_graphs', 'load_graphs',
-           'graph_table', 'add_graph_args', 'graph_main']
-
-# %% ../../nbs/01b_graph.parse.ipynb #39b31a53
-@dataclass
-class Entity:
-    "A span of the report: anatomy, observation, device or modifier, with its normalised name."
-    id: int
-    text: str
-    start: int  # char span in ReportGraph.text, end exclusive
-    end: int
-    sentence: int  # index into ReportGraph.sentences
-    type: str  # "anatomy" | "observation" | "device" | "modifier"
-    name: str  # Chest ImaGenome region / stem (anatomy), canonical finding or device, modifier value
-    existence: str | None = None  # "present" | "absent" | "uncertain" for observations and devices
-    side: str | None = None  # "left" | "right" | "bilateral" | None
-    category: str | None = None  # modifier kind: "severity" | "size" | "change" | "certainty"
-
-@dataclass
-class Relation:
-    "A directed edge between two entities (by id): located_at, modify or suggestive_of."
-    head: int
-    tail: int
-    type: str
-
-@dataclass
-class Sentence:
-    "A sentence span of the report and the section it belongs to."
-    start: int
-    end: int
-    section: str
-
-# %% ../../nbs/01b_graph.parse.ipynb #834c13d4
-_RANK = {"present": 1.0, "uncertain": -1.0, "absent": 0.0}
-_PRIORITY = {1.0: 3, -1.0: 2, 0.0: 1}
-
-_SIDE_REGIONS = {"left": ["left lung"], "right": ["right lung"], "bilateral": ["left lung", "right lung"]}
-
-@dataclass
-class ReportGraph:
-    "The clinical graph of one report: sections, sentences, entities and relations over `text`."
-    text: str
-    sections: dict = field(default_factory=dict)  # section -> (start, end)
-    sentences: list = field(default_factory=list)  # list[Sentence]
-    entities: list = field(default_factory=list)  # list[Entity]
-    relations: list = field(default_factory=list)  # list[Relation]
-
-    def sentence_text(self, i: int) -> str:
-        "The text of sentence `i`."
-        s = self.sentences[i]
-        return self.text[s.start:s.end]
-
-    def entity(self, i: int) -> Entity:
-        "The entity with id `i`."
-        e = self.entities[i] if i < len(self.entities) and self.entities[i].id == i else None
-        return e or next(e for e in self.entities if e.id == i)
-
-    def labels(self, schema: str = "chexpert", # "chexpert" (14 CheXpert names) or "chestxray14" (14 NIH names)
-              ) -> dict[str, float]:
-        "Per-label 1.0 positive, 0.0 negative, -1.0 uncertain, NaN not mentioned (CheXpert conventions)."
-        if schema == "chexpert": names, mapping = CHEXPERT_LABELS, OBSERVATION_TO_CHEXPERT
-        elif schema == "chestxray14": names, mapping = CHESTXRAY14_LABELS, OBSERVATION_TO_CHESTXRAY14
-        else: raise ValueError(f"unknown label schema {schema!r}; use 'chexpert' or 'chestxray14'")
-        out = dict.fromkeys(names, math.nan)
-        abnormal = False
-        for e in self.entities:
-            if e.type == "observation": label = mapping.get(e.name)
-            elif e.type == "device" and schema == "chexpert": label = DEVICE_TO_CHEXPERT.get(e.name)
-            else: continue
-            v = _RANK[e.existence or "present"]
-            if e.type == "observation" and v != 0.0: abnormal = True
-            if label is None: continue
-            if math.isnan(out[label]) or _PRIORITY[v] > _PRIORITY[out[label]]: out[label] = v
-        if schema == "chexpert" and self.sentences and not abnormal: out["No Finding"] = 1.0
-        return out
-
-    def located_at(self, i: int) -> list[Entity]:
-        "The anatomy entities entity `i` is located at."
-        return [self.entity(r.tail) for r in self.relations if r.head == i and r.type == "located_at"]
-
-    def triplets(self) -> list[tuple[str, str, str]]:
-        "(region, finding, existence) per observation/device: its Chest ImaGenome regions, else its side's lung, else 'unspecified'."
-        out = []
-        for e in self.entities:
-            if e.type not in ("observation", "device"): continue
-            regions = [r for a in self.located_at(e.id) for r in anatomy_regions(a.name, a.side)]
-            if not regions: regions = _SIDE_REGIONS.get(e.side, ["unspecified"])  # "left pleural effusion": the left lung
-            for r in dict.fromkeys(regions): out.append((r, e.name, e.existence or "present"))
-        return out
-
-    def to_networkx(self):
-        "A `networkx.DiGraph`: one node per entity (its fields as attributes), one edge per relation (`type`)."
-        import networkx as nx
-        g = nx.DiGraph(text=self.text)
-        for e in self.entities: g.add_node(e.id, **asdict(e))
-        for r in self.relations: g.add_edge(r.head, r.tail, type=r.type)
-        return g
-
-    def to_dict(self) -> dict:
-        "A JSON-able dict of the whole graph."
-        return {"text": self.text, "sections": {k: list(v) for k, v in self.sections.items()},
-                "sentences": [asdict(s) for s in self.sentences], "entities": [asdict(e) for e in self.entities],
-                "relations": [asdict(r) for r in self.relations]}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ReportGraph":
-        "Rebuild a graph from `to_dict` output."
-        for k in ("text", "entities"):
-            if k not in d: raise KeyError(f"ReportGraph.from_dict: missing key {k!r}; pass the output of to_dict()")
-        return cls(d["text"], {k: tuple(v) for k, v in (d.get("sections") or {}).items()},
-                   [Sentence(**s) for s in d.get("sentences") or []], [Entity(**e) for e in d["entities"]],
-                   [Relation(**r) for r in d.get("relations") or []])
-
-    def to_radgraph(self, data_source: str | None = None, data_split: str = "inference") -> dict:
-        "This graph as one report in RadGraph JSON format (see `cxr_graphalign.graph.radgraph`)."
-        from cxr_graphalign.graph.radgraph import graph_to_radgraph
-        return graph_to_radgraph(self, data_source, data_split)
-
-    @classmethod
-    def from_radgraph(cls, d: dict) -> "ReportGraph":
-        "A graph from one report of a RadGraph JSON file (see `cxr_graphalign.graph.radgraph`)."
-        from cxr_graphalign.graph.radgraph import graph_from_radgraph
-        return graph_from_radgraph(d, cls)
-
-    def __len__(self): return len(self.entities)
+__all__ = ['parse_report', 'parse_reports', 'save_graphs', 'load_graphs', 'graph_table', 'add_graph_args', 'graph_main']
 
 # %% ../../nbs/01b_graph.parse.ipynb #bd18448a
-_PHRASE_RE = re.compile(trie_regex(PHRASES))
-_SPACE_RE = re.compile(r"[\s\-]+")
 _TRIGGER_KINDS = ("neg_pre", "neg_post", "unc_pre", "unc_post", "unc_bi", "suggest")
 
 def _plan(meanings):
@@ -172,7 +46,7 @@ _ALLOWED_STEMS = {  # observation -> anatomy stems it may be located at (others:
     **{o: _LUNG for o in ("lung opacity", "infiltrate", "consolidation", "pneumonia", "atelectasis", "edema",
                           "pneumothorax", "pleural effusion", "pleural thickening", "pleural other", "lung lesion",
                           "scarring", "emphysema", "hyperinflation", "fibrosis", "interstitial markings", "bronchiectasis",
-                          "cyst", "aspiration", "tuberculosis", "lucency", "volume loss", "hypoinflation")},
+                          "cyst", "aspiration", "tuberculosis", "lucency", "volume loss", "hypoinflation", "cavity")},
     **{o: _LUNG | _HEART for o in ("nodule", "mass", "granuloma", "lymphadenopathy", "hilar enlargement")},
     **{o: _HEART for o in ("cardiomegaly", "enlarged cardiomediastinum", "pericardial effusion", "pneumomediastinum",
                            "mediastinal shift", "tortuous aorta", "atherosclerosis")},
@@ -183,11 +57,6 @@ _ALLOWED_STEMS = {  # observation -> anatomy stems it may be located at (others:
 }
 _MAX_LINK = 80  # chars: the farthest an observation is linked to an anatomy phrase
 
-def _lower_same_length(text):
-    "Lower-case `text` without changing its length (a few characters lower-case to two)."
-    low = text.lower()
-    return low if len(low) == len(text) else "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-
 def _empty_graph(text): return ReportGraph(text, {}, [], [], [])
 
 def parse_report(text: str, # the report: MIMIC-CXR or IU style, with or without section headers
@@ -195,19 +64,19 @@ def parse_report(text: str, # the report: MIMIC-CXR or IU style, with or without
     "Parse a radiology report into a `ReportGraph`."
     if not isinstance(text, str):
         raise TypeError(f"parse_report expects the report text as a str, got {type(text).__name__}")
-    if not text.strip(): return _empty_graph(text)
+    if not any(ch.isalnum() for ch in text): return _empty_graph(text)   # blank or punctuation only: nothing is reported
     sections = split_sections(text)
     sents = [Sentence(a, b, sec) for a, b, sec in sentences_by_section(text, sections)]
     g = ReportGraph(text, sections, sents, [], [])
-    low = _lower_same_length(text)
+    low = lower_same_length(text)
     starts = [s.start for s in sents]
     per_sent: dict[int, list] = {}
     for sec in CONTENT_SECTIONS:
         if sec not in sections: continue
         s0, e0 = sections[sec]
-        for m in _PHRASE_RE.finditer(low, s0, e0):
+        for m in PHRASE_RE.finditer(low, s0, e0):
             key = m.group()
-            plan = _PLANS.get(key) or _PLANS.get(_SPACE_RE.sub(" ", key))
+            plan = _PLANS.get(key) or _PLANS.get(phrase_key(key))
             if not plan: continue
             a = m.start()
             si = bisect_right(starts, a) - 1
@@ -218,12 +87,40 @@ def parse_report(text: str, # the report: MIMIC-CXR or IU style, with or without
     return g
 
 # %% ../../nbs/01b_graph.parse.ipynb #efdc8f17
+_BONE_STEMS = frozenset({"spine", "ribs", "clavicle", "bones", "shoulder"})
+_GAP_STOP = re.compile(r"[.,;:()]")
+_WORD_RE = re.compile(r"\w+")
+_PHRASE_BREAK = re.compile(r"[.,;:()/]|\b(?:and|or|with|versus|vs)\b", re.IGNORECASE)  # ends a noun phrase
+_CLAUSE_BREAKS = frozenset({"but", "however", "although", "though", "yet", "whereas", "while", "except", "aside from",
+                            "apart from", "with the exception of", "otherwise", "which"})
+_COORD = re.compile(r"\s*(?:,\s*)?(?:and|or|/|,)\s*(?:the\s+)?", re.IGNORECASE)
+_PAIRED_FINDINGS = frozenset({"pleural effusion", "pneumothorax"})  # plural ("effusions", "pneumothoraces"): both sides
+_ORDINALS = re.compile(r"(?:[\s,\-]+|and|or|\w+(?:st|nd|rd|th)|\d+|anterior|posterior|lateral|posterolateral|anterolateral)*",
+                       re.IGNORECASE)
+
+def _postposed(text, a, b, side):
+    "A side word that can follow what it qualifies: 'bilaterally', 'on the left'."
+    return side == "bilateral" or text[a:b].lower().startswith("on ")
+
+def _gap(a, b, span):
+    "Characters between the span (a, b) and `span` (0 when they touch or overlap)."
+    return max(span[0] - b, a - span[1], 0)
+
+def _device_fracture(a, b, toks):
+    "A fracture mention nearer a device than any bone ('catheter fracture', 'the screw is fractured'): the device broke."
+    devices = [(x, y) for x, y, p in toks if p[0] == "device"]
+    if not devices: return False
+    d = min(_gap(a, b, s) for s in devices)
+    return d <= 60 and all(_gap(a, b, (x, y)) > d for x, y, p in toks if p[0] == "anatomy" and ANATOMY_PHRASES[p[1]][0] in _BONE_STEMS)
+
 def _parse_sentence(g, si, toks):
     text, ents, rels = g.text, g.entities, g.relations
-    trig, terms, cues, sides, mods, stems = [], [], [], [], [], {}
+    trig, terms, breaks, cues, sides, mods, stems = [], [], [], [], [], [], {}
+    rel0 = len(rels)  # this sentence's relations start here
     obs_ids, anat_ids = [], []
     sent = g.sentences[si]
     for a, b, (etype, evalue, trg, term, cue_kinds, side, mod) in toks:
+        if etype == "observation" and evalue == "fracture" and _device_fracture(a, b, toks): continue
         if etype in ("observation", "device"):
             ents.append(Entity(len(ents), text[a:b], a, b, si, etype, evalue, "present")); obs_ids.append(len(ents) - 1)
             continue
@@ -233,15 +130,24 @@ def _parse_sentence(g, si, toks):
             anat_ids.append(len(ents) - 1); stems[len(ents) - 1] = (stem, plural)
             continue
         for k in trg: trig.append((a, b, k))
-        if term: terms.append(a)
+        if term:
+            terms.append(a)
+            if phrase_key(text[a:b].lower()) in _CLAUSE_BREAKS: breaks.append(a)
         for c in cue_kinds: cues.append((a, b, c))
         if side: sides.append((a, b, side))
         if mod is not None: mods.append((a, b, mod))
     i = text.find(";", sent.start, sent.end)
     while i >= 0:
-        terms.append(i); i = text.find(";", i + 1, sent.end)
-    terms.sort()
+        terms.append(i); breaks.append(i); i = text.find(";", i + 1, sent.end)
+    terms.sort(); breaks.sort()
     ob_starts = sorted(ents[i].start for i in obs_ids)
+
+    def separated(lo, hi):
+        "A clause break ('but', 'however', ';') or an observation between lo and hi: a place there is not this finding's."
+        j = bisect_left(breaks, lo)
+        if j < len(breaks) and breaks[j] < hi: return True
+        j = bisect_left(ob_starts, lo)
+        return j < len(ob_starts) and ob_starts[j] < hi
 
     def blocked(lo, hi, obs=True):
         "A clause end (or, with obs, an observation) between positions lo and hi."
@@ -262,12 +168,34 @@ def _parse_sentence(g, si, toks):
             elif k == "unc_bi" and ((tb <= a and not blocked(tb, a, False)) or (ta >= b and not blocked(b, ta, False))): unc = True
         return "absent" if neg else "uncertain" if unc else "present"
 
-    # laterality of anatomy phrases: a side word right before ("left lower lobe") or right after ("bases bilaterally")
+    # laterality of anatomy phrases: the nearest side word before ("left lower lobe", "right posterior 7th rib") or
+    # a postposed one right after ("bases bilaterally", "base on the left")
+    tok_starts = side_starts = ent_starts = ()
+    if sides:  # most sentences name no side: skip the bookkeeping
+        tok_starts = sorted(a for a, _, p in toks if p[0] is not None or p[5] is not None or p[2] or p[3])  # entities, sides, triggers, clause ends
+        side_starts = sorted(a for a, _, p in toks if p[0] == "anatomy" or p[5] is not None)
+        ent_starts = [a for a, _, p in toks if p[0] is not None]
+    def plain(lo, hi):
+        "Only describing words between lo and hi ('lateral 7th', 'anterior 4th, 5th and 6th'), no phrase or clause break."
+        if hi - lo <= 3: return True
+        if hi - lo > 30 or (_GAP_STOP.search(text, lo, hi) and not _ORDINALS.fullmatch(text, lo, hi)): return False
+        j = bisect_left(tok_starts, lo)
+        return j == len(tok_starts) or tok_starts[j] >= hi
+    prenominal = {a for a, b, _ in sides if any(x >= b and plain(b, x) for x in ent_starts)}  # "bilateral effusions"
+    def postposed(a, b, v):
+        "A side word after what it qualifies ('bilaterally', 'on the left'), not one that opens the next noun phrase."
+        return a not in prenominal and _postposed(text, a, b, v)
+    def after_clause(lo, hi):
+        "A postposed side word at hi still qualifies what ends at lo: no sentence break, side word or anatomy between."
+        if hi - lo <= 12: return True
+        if hi - lo > 60 or _GAP_STOP.search(text, lo, hi): return False
+        j = bisect_left(side_starts, lo)
+        return j == len(side_starts) or side_starts[j] >= hi
     for i in anat_ids:
         e = ents[i]
         for a, b, v in sides:
-            if b <= e.start and e.start - b <= 3 or (a >= e.end and a - e.end <= 3 and v == "bilateral"):
-                if b <= e.start:  # take the side word into the span ("left base"), not "at the" of "at the left base"
+            if (b <= e.start and plain(b, e.start)) or (a >= e.end and a - e.end <= 3 and postposed(a, b, v)):
+                if b <= e.start and e.start - b <= 3:  # take the side word into the span ("left base"), not "at the" of "at the left base"
                     e.start = max(a, text.rfind(" ", a, b) + 1); e.text = text[e.start:e.end]
                 e.side = v if e.side is None or e.side == v else "bilateral"
         stem, plural = stems[i]
@@ -276,9 +204,10 @@ def _parse_sentence(g, si, toks):
     for i in obs_ids:
         e = ents[i]
         e.existence = existence(e.start, e.end)
-        for a, b, v in sides:  # "left pleural effusion", "effusions bilaterally"
-            if (b <= e.start and e.start - b <= 12 and not blocked(b, e.start)) or (a >= e.end and a - e.end <= 12 and v == "bilateral"):
+        for a, b, v in sides:  # "left pleural effusion", "effusions bilaterally", "fractures and thickening on the right"
+            if (b <= e.start and plain(b, e.start)) or (a >= e.end and postposed(a, b, v) and after_clause(e.end, a)):
                 e.side = v if e.side is None or e.side == v else "bilateral"
+        if e.side is None and e.name in _PAIRED_FINDINGS and e.text[-1:].lower() == "s": e.side = "bilateral"  # "effusions"
 
     # cue findings: each anatomy takes its nearest compatible cue in the clause
     implied: dict = {}
@@ -298,6 +227,11 @@ def _parse_sentence(g, si, toks):
             if key not in implied:
                 ents.append(Entity(len(ents), text[a:b], a, b, si, "observation", fname, ex or existence(a, b), e.side))
                 implied[key] = len(ents) - 1
+                w = _WORD_RE.match(text, a, b)  # a severity inside the cue: "mildly enlarged", "moderately enlarged"
+                if w and w.end() < b and w.group().lower() in MODIFIERS:
+                    cat, val = MODIFIERS[w.group().lower()]
+                    ents.append(Entity(len(ents), w.group(), a, w.end(), si, "modifier", val, None, None, cat))
+                    rels.append(Relation(len(ents) - 1, implied[key], "modify"))
             rels.append(Relation(implied[key], i, "located_at"))
 
     # located_at: the nearest compatible anatomy phrase in the sentence, not across a clause end
@@ -309,14 +243,47 @@ def _parse_sentence(g, si, toks):
             if allowed is not None and stems[j][0] not in allowed: continue
             lo, hi = (e.end, x.start) if e.end <= x.start else (x.end, e.start)
             if hi < lo: continue
-            d = hi - lo + (40 if blocked(lo, hi) else 0) + (0 if x.start >= e.end else 5)
+            d = hi - lo + (40 if separated(lo, hi) else 0) + (0 if x.start >= e.end else 5) + (20 if x.side is None and stems[j][0] in PAIRED_STEMS else 0)
             if d <= _MAX_LINK and (best is None or d < best[0]): best = (d, j)
         if best is not None:
             rels.append(Relation(i, best[1], "located_at"))
-            x = ents[best[1]]
-            if x.side and (e.side is None or (e.side != x.side and x.side != "bilateral")): e.side = e.side if e.side and x.side is None else x.side
+            y = ents[best[1]]
+            if y.side and (e.side is None or (e.side != y.side and y.side != "bilateral" and e.side != "bilateral")): e.side = y.side
+            for j in anat_ids:  # coordinated places: "right lower lobe and left lower lobe infiltrates", "right lung and left base"
+                x = ents[j]
+                if j == best[1] or (allowed is not None and stems[j][0] not in allowed): continue
+                lo, hi = (x.end, y.start) if x.end <= y.start else (y.end, x.start)
+                if hi >= lo and _COORD.fullmatch(text, lo, hi):
+                    rels.append(Relation(i, j, "located_at"))
+                    if x.side and x.side != e.side: e.side = x.side if e.side is None else "bilateral"
 
-    # modifiers: to the nearest observation/device (else anatomy) in the clause, preferring the one that follows
+    # a line or tube enters from a side: "left chest port with tip in the SVC", "right subclavian catheter, distal tip"
+    for i in obs_ids:
+        e = ents[i]
+        if e.type != "device" or e.side is not None: continue
+        before = [j for j in anat_ids + obs_ids if ents[j].side in ("left", "right") and ents[j].end <= e.start
+                  and (ents[j].type != "observation") and e.start - ents[j].end <= 40 and not separated(ents[j].end, e.start)]
+        if before: e.side = ents[max(before, key=lambda j: ents[j].end)].side
+
+    # a finding with no place of its own shares the place of the finding before it in the sentence ("opacity in the
+    # left base, compatible with scarring or atelectasis"; "right effusion and associated atelectasis")
+    placed = {r.head: r.tail for r in rels[rel0:] if r.type == "located_at"}
+    for k, i in enumerate(obs_ids):
+        e = ents[i]
+        if i in placed or e.side is not None: continue
+        allowed = _ALLOWED_STEMS.get(e.name)
+        for j in reversed(obs_ids[:k]):
+            x = ents[j]
+            if x.start >= e.start or e.start - x.end > _MAX_LINK or blocked(x.end, e.start, False): break
+            t = placed.get(j)
+            if t is not None and (allowed is None or stems[t][0] in allowed):
+                rels.append(Relation(i, t, "located_at")); placed[i] = t
+                e.side = ents[t].side or x.side
+                break
+            if x.side is not None and (allowed is None or allowed & _LUNG): e.side = x.side; break
+
+    # modifiers: the finding whose noun phrase they open ("mild thoracolumbar dextroscoliosis"), else the nearest
+    # observation/device (else anatomy) in the clause, preferring the one that follows
     targets = obs_ids + [k for k in implied.values()]
     for a, b, (cat, val) in mods:
         best = None
@@ -325,7 +292,8 @@ def _parse_sentence(g, si, toks):
             if x.start <= a < x.end: best = None; break
             lo, hi = (b, x.start) if b <= x.start else (x.end, a)
             if hi < lo or blocked(lo, hi, False): continue
-            d = hi - lo + (0 if b <= x.start else 8)
+            same_phrase = b <= x.start and not _PHRASE_BREAK.search(text, lo, hi) and not separated(lo, hi)
+            d = hi - lo + (0 if b <= x.start else 8) - (100 if same_phrase else 0)
             if d <= 40 and (best is None or d < best[0]): best = (d, j)
         if best is None: continue
         ents.append(Entity(len(ents), text[a:b], a, b, si, "modifier", val, None, None, cat))
@@ -430,16 +398,30 @@ def add_graph_args(p # an argparse.ArgumentParser (or subparser)
     p.add_argument("--format", choices=("both", "json", "table"), default="both", help="what to print")
     return p
 
+def _report_text(data: bytes, # the bytes read from a file or stdin
+                 source: str, # where they came from, named in the error
+                ) -> str:
+    "The report text in `data`; a `CLIError` naming `source` when it is a binary file or not UTF-8."
+    from cxr_graphalign.validate import CLIError
+    if b"\0" in data[:65536]: raise CLIError(f"{source} is a binary file (an image?), not a report; pass a plain-text report (UTF-8)")
+    try: return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise CLIError(f"{source} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); convert it first, "
+                       f"e.g. `iconv -f latin1 -t utf-8`") from None
+
 def graph_main(args) -> int:
     "Run `cxr-graphalign graph`: parse one report and print it as JSON and/or a table; returns the exit code."
     if args.file:
-        if args.file == "-": text = sys.stdin.read()
+        if args.file == "-": text = _report_text(sys.stdin.buffer.read(), "stdin")
         else:
             f = Path(args.file)
+            if f.is_dir():
+                print(f"cxr-graphalign graph: {f} is a folder; pass a report text file (or the text itself)", file=sys.stderr)
+                return 2
             if not f.is_file():
                 print(f"cxr-graphalign graph: no such file {f}; pass a report text file or the text itself", file=sys.stderr)
                 return 2
-            text = f.read_text(encoding="utf-8", errors="replace")
+            text = _report_text(f.read_bytes(), str(f))
     elif args.text is not None: text = args.text
     else:
         print("cxr-graphalign graph: give the report text or --file FILE", file=sys.stderr)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .vocab import MODIFIERS, PHRASES, normalize_anatomy
 from .sections import split_sections, sentences_by_section
-from .parse import Entity, Relation, Sentence, ReportGraph, _PHRASE_RE, _SPACE_RE, _lower_same_length
+from .match import PHRASE_RE, SPACE_RE, lower_same_length, phrase_meanings
 
 # %% auto #0
 __all__ = ['graph_to_radgraph', 'graph_from_radgraph', 'load_radgraph']
@@ -29,7 +29,7 @@ def _tokens(text):
     "RadGraph-style tokens of `text` (words and single punctuation marks) with their char spans."
     return [(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
 
-def graph_to_radgraph(self: ReportGraph, # the graph to write
+def graph_to_radgraph(self: "ReportGraph", # the graph to write
                       data_source: str | None = None, # RadGraph's `data_source` field ("MIMIC-CXR", "CheXpert")
                       data_split: str = "inference", # RadGraph's `data_split` field
                      ) -> dict:
@@ -59,27 +59,32 @@ def graph_to_radgraph(self: ReportGraph, # the graph to write
 # %% ../../nbs/01c_graph.radgraph.ipynb #5dc63ee1
 def _observation_name(text):
     "(type, canonical name) of an observation phrase from the vocabulary, else ('observation', its own text)."
-    low = _lower_same_length(text)
-    for m in _PHRASE_RE.finditer(low):
-        for kind, value in PHRASES.get(m.group()) or PHRASES.get(_SPACE_RE.sub(" ", m.group()), ()):
+    low = lower_same_length(text)
+    for m in PHRASE_RE.finditer(low):
+        for kind, value in phrase_meanings(m.group()):
             if kind in ("observation", "device"): return kind, value
-    return "observation", _SPACE_RE.sub(" ", low).strip()
+    return "observation", SPACE_RE.sub(" ", low).strip()
+
+def _entity(id, text, start, end, sentence, type, name, existence=None, side=None, category=None):
+    "One entity in `ReportGraph.to_dict` form."
+    return dict(id=id, text=text, start=start, end=end, sentence=sentence, type=type, name=name, existence=existence,
+                side=side, category=category)
 
 def graph_from_radgraph(d: dict, # one RadGraph report: {"text", "entities"} (or {"labeler_1": {...}} of the test set)
-                        cls=ReportGraph, # the class to build (a ReportGraph subclass)
-                       ) -> ReportGraph:
+                        cls, # the graph class to build (`ReportGraph` or a subclass): anything with `from_dict`
+                       ) -> "ReportGraph":
     "A `ReportGraph` from one report of a RadGraph (or RadGraph-XL) JSON file; `ReportGraph.from_radgraph` calls it."
     if "entities" not in d and "labeler_1" in d: d = {**d, **d["labeler_1"]}
     if "text" not in d or "entities" not in d:
         raise KeyError("from_radgraph expects one RadGraph report with 'text' and 'entities' keys "
-                       "(for a whole file use load_radgraph(path))")
+                       "(for a whole file use load_radgraph(path, ReportGraph))")
     text = d["text"]
     pos, spans = 0, []
     for tok in text.split(" "):
         spans.append((pos, pos + len(tok))); pos += len(tok) + 1
     sections = split_sections(text)
-    sents = [Sentence(a, b, s) for a, b, s in sentences_by_section(text, sections)]
-    sstarts = [s.start for s in sents]
+    sents = [dict(start=a, end=b, section=s) for a, b, s in sentences_by_section(text, sections)]
+    sstarts = [s["start"] for s in sents]
     keys = list(d["entities"])
     idx = {k: i for i, k in enumerate(keys)}
     modified = {k for k, e in d["entities"].items() for rel, _ in e.get("relations", []) if rel == "modify"}
@@ -95,25 +100,26 @@ def graph_from_radgraph(d: dict, # one RadGraph report: {"text", "entities"} (or
             except ValueError: name, side = phrase.lower(), None
             if k in modified and phrase.lower() in MODIFIERS:
                 cat, val = MODIFIERS[phrase.lower()]
-                ents.append(Entity(idx[k], phrase, a, b, si, "modifier", val, None, None, cat)); continue
-            ents.append(Entity(idx[k], phrase, a, b, si, "anatomy", name, None, side)); continue
+                ents.append(_entity(idx[k], phrase, a, b, si, "modifier", val, None, None, cat)); continue
+            ents.append(_entity(idx[k], phrase, a, b, si, "anatomy", name, None, side)); continue
         if k in modified and phrase.lower() in MODIFIERS:
             cat, val = MODIFIERS[phrase.lower()]
-            ents.append(Entity(idx[k], phrase, a, b, si, "modifier", val, None, None, cat)); continue
+            ents.append(_entity(idx[k], phrase, a, b, si, "modifier", val, None, None, cat)); continue
         kind, name = _observation_name(phrase)
-        ents.append(Entity(idx[k], phrase, a, b, si, kind, name, _LABEL_EXISTENCE.get(label, "present")))
-    rels = [Relation(idx[k], idx[t], rel) for k in keys for rel, t in d["entities"][k].get("relations", []) if t in idx]
-    g = cls(text, sections, sents, ents, rels)
-    for r in rels:  # laterality of observations from the anatomy they are located at
+        ents.append(_entity(idx[k], phrase, a, b, si, kind, name, _LABEL_EXISTENCE.get(label, "present")))
+    rels = [dict(head=idx[k], tail=idx[t], type=rel) for k in keys for rel, t in d["entities"][k].get("relations", []) if t in idx]
+    g = cls.from_dict(dict(text=text, sections=sections, sentences=sents, entities=ents, relations=rels))
+    for r in g.relations:  # laterality of observations from the anatomy they are located at
         h, t = g.entity(r.head), g.entity(r.tail)
         if r.type == "located_at" and t.type == "anatomy" and h.side is None: h.side = t.side
     return g
 
 def load_radgraph(path, # a RadGraph JSON file (train.json, dev.json, test.json, or RadGraph-XL)
-                 ) -> dict[str, ReportGraph]:
-    "All reports of a RadGraph JSON file as `{report id: ReportGraph}`."
+                  cls, # the graph class to build: `cxr_graphalign.graph.ReportGraph` (or a subclass)
+                 ) -> dict[str, "ReportGraph"]:
+    "All reports of a RadGraph JSON file as `{report id: graph}`: `load_radgraph(path, ReportGraph)`."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"no RadGraph file at {path}; pass the path of train.json/dev.json/test.json")
     data = json.loads(path.read_text())
     if isinstance(data, list): data = {str(i): r for i, r in enumerate(data)}
-    return {k: ReportGraph.from_radgraph(v) for k, v in data.items()}
+    return {k: graph_from_radgraph(v, cls) for k, v in data.items()}

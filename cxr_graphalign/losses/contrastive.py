@@ -12,39 +12,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..distributed import dist_info, gather_features, gather_padded, gather_elements
+
 # %% auto #0
-__all__ = ['dist_info', 'gather_features', 'info_nce_logits', 'info_nce', 'resolve_logit_scale', 'output_tensor',
-           'GlobalContrastive']
+__all__ = ['info_nce_logits', 'info_nce', 'resolve_logit_scale', 'output_tensor', 'GlobalContrastive', 'dist_info',
+           'gather_features', 'gather_padded', 'gather_elements']
 
-# %% ../../nbs/03_losses.contrastive.ipynb #92f3c0f7
-def dist_info() -> tuple[int, int]:
-    "`(rank, world_size)` of the default process group, `(0, 1)` when not distributed."
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-class _AllGatherWithGrad(torch.autograd.Function):
-    "Concatenate every rank's `x`; the backward sums the gradients of all ranks' losses and keeps this rank's slice."
-    @staticmethod
-    def forward(ctx, x):
-        import torch.distributed as dist
-        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, x.contiguous())
-        ctx.rank, ctx.n = dist.get_rank(), len(x)
-        return torch.cat(parts, 0)
-
-    @staticmethod
-    def backward(ctx, grad):
-        import torch.distributed as dist
-        grad = grad.contiguous()
-        dist.all_reduce(grad)  # a reduce-scatter that gloo also supports
-        return grad[ctx.rank * ctx.n:(ctx.rank + 1) * ctx.n]
-
-def gather_features(x: torch.Tensor, # (B, ...) this rank's features; every rank must pass the same shape
-                   ) -> torch.Tensor:
-    "All-gather `x` along dim 0 from every rank, keeping gradients; the identity when not distributed."
-    if dist_info()[1] == 1: return x
-    return _AllGatherWithGrad.apply(x)
+# %% ../../nbs/03_losses.contrastive.ipynb #603df401
+_all_ = ['dist_info', 'gather_features', 'gather_padded', 'gather_elements']  # re-exported from cxr_graphalign.distributed
 
 # %% ../../nbs/03_losses.contrastive.ipynb #266138fc
 def _row_ce(logits, targets, candidate_mask):

@@ -10,12 +10,14 @@ from typing import Mapping
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
+from ..distributed import dist_info, gather_elements
 from .contrastive import info_nce, resolve_logit_scale, output_tensor, GlobalContrastive
 
 # %% auto #0
-__all__ = ['NODE_ANATOMY', 'NODE_PATHOLOGY', 'graph_pair_masks', 'matched_nce', 'NodeContrastive', 'EdgeContrastive',
-           'anatomy_node_loss', 'pathology_node_loss', 'edge_loss', 'graph_summary_loss']
+__all__ = ['NODE_ANATOMY', 'NODE_PATHOLOGY', 'graph_pair_masks', 'matched_nce', 'matched_nce_rows', 'NodeContrastive',
+           'EdgeContrastive', 'anatomy_node_loss', 'pathology_node_loss', 'edge_loss', 'graph_summary_loss']
 
 # %% ../../nbs/03c_losses.graph.ipynb #2bcfd5ec
 NODE_ANATOMY, NODE_PATHOLOGY = 0, 1
@@ -27,6 +29,7 @@ def graph_pair_masks(sample_index: torch.Tensor, # (N,) long, the sample each el
                      negatives: str = "all", # "all", "group" (same group, other samples) or "sample" (same sample, other groups)
                      absent_weight: float = 0.5, # anchor weight of absent findings
                      uncertain_weight: float = 0., # anchor weight of uncertain findings
+                     text_span: torch.Tensor | None = None, # (N,) long, id of the element's text span within its sample; one span, no negatives
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "`(positive_mask, candidate_mask, weights)` of matched graph elements, for `info_nce`."
     if sample_index.shape != group.shape or sample_index.dim() != 1:
@@ -38,6 +41,9 @@ def graph_pair_masks(sample_index: torch.Tensor, # (N,) long, the sample each el
     elif negatives == "group": candidate = same_group.clone()
     elif negatives == "sample": candidate = same_sample.clone()
     else: raise ValueError(f"negatives must be 'all', 'group' or 'sample', got {negatives!r}")
+    if text_span is not None:
+        if text_span.shape != group.shape: raise ValueError(f"text_span has shape {tuple(text_span.shape)}, expected {tuple(group.shape)}")
+        candidate &= ~(same_sample & (text_span[:, None] == text_span[None, :]) & ~same_group)
     weights = torch.ones(len(group), device=group.device)
     if existence is not None:
         if existence.shape != group.shape: raise ValueError(f"existence has shape {tuple(existence.shape)}, expected {tuple(group.shape)}")
@@ -57,42 +63,75 @@ def matched_nce(text: torch.Tensor, # (N, E) text-graph element embeddings
                 negatives: str = "all", # see graph_pair_masks
                 absent_weight: float = 0.5, # anchor weight of absent findings
                 uncertain_weight: float = 0., # anchor weight of uncertain findings
+                text_span: torch.Tensor | None = None, # (N,) long, text-span id within the sample (see graph_pair_masks)
+                gather: bool = False, # under DDP, every rank's elements are candidates (see matched_nce_rows)
                ) -> torch.Tensor:
     "Symmetric InfoNCE over matched graph elements of a batch, with graph-aware positives and negatives."
     if text.shape != image.shape or text.dim() != 2:
         raise ValueError(f"text and image elements must both be (N, E), got {tuple(text.shape)} and {tuple(image.shape)}")
+    rank, world = dist_info()
+    if gather and world > 1:
+        text, image = F.normalize(text, dim=-1), F.normalize(image, dim=-1)
+        fields = {"text": text, "image": image, "sample": sample_index * world + rank, "group": group}  # sample ids unique across ranks
+        if existence is not None: fields["existence"] = existence
+        if text_span is not None: fields["text_span"] = text_span
+        every, valid, first = gather_elements(fields)
+        return matched_nce_rows(text, image, every, valid, first, world, logit_scale=logit_scale, negatives=negatives,
+                                absent_weight=absent_weight, uncertain_weight=uncertain_weight)
     if len(text) == 0: return (text.sum() + image.sum()) * 0.
-    positive, candidate, weights = graph_pair_masks(sample_index, group, existence, negatives, absent_weight, uncertain_weight)
+    positive, candidate, weights = graph_pair_masks(sample_index, group, existence, negatives, absent_weight, uncertain_weight, text_span)
     return info_nce(text, image, logit_scale=logit_scale, positive_mask=positive, candidate_mask=candidate, weights=weights)
+
+# %% ../../nbs/03c_losses.graph.ipynb #56abcd36
+def matched_nce_rows(text: torch.Tensor, # (n, E) this rank's text elements, L2-normalised
+                     image: torch.Tensor, # (n, E) their image counterparts, L2-normalised
+                     every: dict[str, torch.Tensor], # the global batch from `gather_elements`: text, image, sample, group (, existence, text_span), padded
+                     valid: torch.Tensor, # (M,) bool, real rows of `every`
+                     first: int, # the row of `every` where this rank's elements start
+                     world: int, # number of ranks
+                     *,
+                     logit_scale: float | torch.Tensor, # inverse temperature
+                     negatives: str = "all", absent_weight: float = 0.5, uncertain_weight: float = 0.,
+                    ) -> torch.Tensor:
+    "This rank's share of `matched_nce` over a gathered global batch: the mean of the shares over ranks is the global loss."
+    positive, candidate, weights = graph_pair_masks(every["sample"], every["group"], every.get("existence"), negatives, absent_weight, uncertain_weight, every.get("text_span"))
+    rows = slice(first, first + len(text))
+    total = info_nce(text, image, logit_scale=logit_scale, a_all=every["text"], b_all=every["image"], normalize=False,
+                     positive_mask=positive[rows] & valid, candidate_mask=candidate[rows] & valid, weights=weights[rows], reduction="sum")
+    return total * world / (weights * valid).sum().clamp_min(1e-12) + (text.sum() + image.sum()) * 0.
 
 # %% ../../nbs/03c_losses.graph.ipynb #f236bf89
 class NodeContrastive(nn.Module):
     "InfoNCE over matched nodes of one kind (anatomy or pathology) of the text and visual graphs."
     def __init__(self,
                  kind: int | None = NODE_ANATOMY, # NODE_ANATOMY, NODE_PATHOLOGY, or None for all nodes
-                 prefix: str = "node", # reads out[f"{prefix}_text"], _image, _sample, _group, _existence (and _kind)
+                 prefix: str = "node", # reads out[f"{prefix}_text"], _image, _sample, _group, _existence, _span_id (and _kind)
                  negatives: str = "all", # "all", "group" or "sample" (see graph_pair_masks)
                  existence_aware: bool = True, # apply the existence rules when out has f"{prefix}_existence"
                  absent_weight: float = 0.5, # anchor weight of absent findings
                  uncertain_weight: float = 0., # anchor weight of uncertain findings
                  temperature: float | None = None, # fixed temperature; None uses out[scale_key]
-                 scale_key: str = "logit_scale"):
+                 scale_key: str = "logit_scale",
+                 gather: bool = False, # under DDP, every rank's elements are candidates (set by the trainer)
+                ):
         super().__init__()
         self.kind, self.prefix, self.negatives, self.existence_aware = kind, prefix, negatives, existence_aware
         self.absent_weight, self.uncertain_weight = absent_weight, uncertain_weight
-        self.temperature, self.scale_key = temperature, scale_key
+        self.temperature, self.scale_key, self.gather = temperature, scale_key, gather
 
     def forward(self, out: Mapping) -> torch.Tensor:
         name, p = type(self).__name__, self.prefix
         text, image = output_tensor(out, f"{p}_text", name), output_tensor(out, f"{p}_image", name)
         sample, group = output_tensor(out, f"{p}_sample", name), output_tensor(out, f"{p}_group", name)
         existence = out.get(f"{p}_existence") if self.existence_aware else None
+        span = out.get(f"{p}_span_id")
         if self.kind is not None:
             keep = output_tensor(out, f"{p}_kind", name) == self.kind
             text, image, sample, group = text[keep], image[keep], sample[keep], group[keep]
             if existence is not None: existence = existence[keep]
+            if span is not None: span = span[keep]
         return matched_nce(text, image, sample, group, existence, logit_scale=resolve_logit_scale(out, self.temperature, self.scale_key),
-                           negatives=self.negatives, absent_weight=self.absent_weight, uncertain_weight=self.uncertain_weight)
+                           negatives=self.negatives, absent_weight=self.absent_weight, uncertain_weight=self.uncertain_weight, text_span=span, gather=self.gather)
 
 class EdgeContrastive(NodeContrastive):
     "InfoNCE over matched relation edges (existence-aware through the edge's observation end)."

@@ -12,11 +12,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..distributed import dist_info, gather_features, gather_padded
 from .contrastive import info_nce, info_nce_logits, output_tensor
 
 # %% auto #0
-__all__ = ['gloria_attention', 'gloria_local_similarity', 'gloria_local_loss', 'clipped_token_weights', 'cross_attend',
-           'mgca_token_loss', 'GloriaLocal', 'MgcaTokenAlignment']
+__all__ = ['gloria_attention', 'gloria_local_similarity', 'gloria_local_loss', 'gloria_local_loss_rows', 'clipped_token_weights',
+           'cross_attend', 'mgca_token_loss', 'GloriaLocal', 'MgcaTokenAlignment']
 
 # %% ../../nbs/03a_losses.local.ipynb #483bd77c
 def gloria_attention(words: torch.Tensor, # (Bt, T, E) word features of the reports
@@ -64,6 +65,20 @@ def gloria_local_loss(regions: torch.Tensor, # (B, P, E) region features
     "GLoRIA's local loss: InfoNCE over the attention-weighted word-region similarities (mean of both directions)."
     sim = temp3 * gloria_local_similarity(words, regions, word_mask, temp1, temp2, chunk_size)
     return info_nce_logits(sim, sim.T)
+
+def gloria_local_loss_rows(regions: torch.Tensor, # (B, P, E) this rank's region features
+                           words: torch.Tensor, # (B, T, E) this rank's word features
+                           word_mask: torch.Tensor, # (B, T) bool
+                           regions_all: torch.Tensor, # (M, P, E) every rank's regions (gathered)
+                           words_all: torch.Tensor, # (M, T', E) every rank's words, padded to the longest report
+                           mask_all: torch.Tensor, # (M, T') bool, False on padding
+                           offset: int, # row of this rank's first sample in the global batch
+                           temp1: float = 4.0, temp2: float = 5.0, temp3: float = 10.0, chunk_size: int | None = None,
+                          ) -> torch.Tensor:
+    "This rank's share of GLoRIA's local loss on a gathered global batch (the mean over ranks is the global loss)."
+    i2t = gloria_local_similarity(words_all, regions, mask_all, temp1, temp2, chunk_size)     # (B, M): this rank's images vs every report
+    t2i = gloria_local_similarity(words, regions_all, word_mask, temp1, temp2, chunk_size).T  # (B, M): this rank's reports vs every image
+    return info_nce_logits(temp3 * i2t, temp3 * t2i, offset=offset)
 
 # %% ../../nbs/03a_losses.local.ipynb #62a64cdc
 def clipped_token_weights(weights: torch.Tensor | None, # (B, N) importance (e.g. [CLS] attention), or None for uniform
@@ -114,15 +129,23 @@ class GloriaLocal(nn.Module):
     "GLoRIA's local word-region term over `out['patch_emb']`, `out['word_emb']`, `out['word_mask']`."
     def __init__(self, temp1: float = 4.0, temp2: float = 5.0, temp3: float = 10.0,
                  chunk_size: int | None = None, # reports per chunk, to bound memory on large batches
-                 patch_key: str = "patch_emb", word_key: str = "word_emb", mask_key: str = "word_mask"):
+                 patch_key: str = "patch_emb", word_key: str = "word_emb", mask_key: str = "word_mask",
+                 gather: bool = False, # under DDP, every rank's reports and images are candidates (set by the trainer)
+                ):
         super().__init__()
         self.temp1, self.temp2, self.temp3, self.chunk_size = temp1, temp2, temp3, chunk_size
-        self.patch_key, self.word_key, self.mask_key = patch_key, word_key, mask_key
+        self.patch_key, self.word_key, self.mask_key, self.gather = patch_key, word_key, mask_key, gather
 
     def forward(self, out: Mapping) -> torch.Tensor:
         get = lambda k: output_tensor(out, k, "gloria_local")
-        return gloria_local_loss(get(self.patch_key), get(self.word_key), get(self.mask_key),
-                                 self.temp1, self.temp2, self.temp3, self.chunk_size)
+        regions, words, mask = get(self.patch_key), get(self.word_key), get(self.mask_key).bool()
+        rank, world = dist_info()
+        if not (self.gather and world > 1):
+            return gloria_local_loss(regions, words, mask, self.temp1, self.temp2, self.temp3, self.chunk_size)
+        # reports have different lengths on different ranks: pad the words (masked out) to the longest, then gather
+        words_all, mask_all = gather_padded(words, dim=1)[0], gather_padded(mask, dim=1, value=False)[0]
+        return gloria_local_loss_rows(regions, words, mask, gather_features(regions), words_all, mask_all, rank * len(regions),
+                                      self.temp1, self.temp2, self.temp3, self.chunk_size)
 
 class MgcaTokenAlignment(nn.Module):
     "MGCA's token-level cross-attention term; uses `out['patch_weight']` / `out['word_weight']` when present."

@@ -11,7 +11,8 @@ from typing import Mapping
 import torch
 import torch.nn as nn
 
-from .contrastive import info_nce_logits, output_tensor, dist_info
+from ..distributed import dist_info
+from .contrastive import info_nce_logits, output_tensor
 
 # %% auto #0
 __all__ = ['sinkhorn_knopp', 'prototype_loss', 'MgcaPrototype']

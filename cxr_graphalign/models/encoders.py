@@ -17,8 +17,10 @@ import torch.nn.functional as F
 from ..core import cxr_home, resolve_model_name, offline_hint, packaged_model_path
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'map_efficientnet_lite0_keys', 'efficientnet_lite0_state_dict', 'ImageEncoder',
-           'iu_report_texts', 'train_wordpiece_tokenizer', 'report_tokenizer', 'TextEncoder', 'ProjectionHead']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'XRV_PREFIX', 'DEFAULT_VOCAB_SIZE', 'map_efficientnet_lite0_keys',
+           'efficientnet_lite0_state_dict', 'channel_stats', 'XrvBackbone', 'ImageEncoder', 'iu_report_texts',
+           'canonical_vocab', 'wordpiece_tokenizer', 'train_wordpiece_tokenizer', 'packaged_report_vocab',
+           'report_tokenizer', 'TextEncoder', 'ProjectionHead']
 
 # %% ../../nbs/04_models.encoders.ipynb #c9458541
 _LITE0_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
@@ -54,6 +56,7 @@ def efficientnet_lite0_state_dict(path: str | os.PathLike | None = None # checkp
 
 # %% ../../nbs/04_models.encoders.ipynb #96de40f0
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+XRV_PREFIX = "xrv-"  # image encoder names with this prefix are torchxrayvision models: xrv-densenet121-res224-all, ...
 
 def _load_state_dict_file(path: str) -> dict:
     "A state dict from a `.safetensors` file or a tensor-only torch checkpoint (never unpickles objects)."
@@ -63,39 +66,123 @@ def _load_state_dict_file(path: str) -> dict:
     sd = torch.load(path, map_location="cpu", weights_only=True)
     return sd.get("state_dict", sd) if isinstance(sd, dict) else sd
 
+def channel_stats(values, # normalisation values: one, one per network channel, or RGB values for a grey network
+                  in_chans: int, # input channels of the network
+                 ) -> tuple[float, ...]:
+    "Per-channel normalisation for a network with `in_chans` inputs: one value repeated; RGB values averaged for a 1-channel network."
+    v = tuple(float(x) for x in values)
+    if len(v) == in_chans: return v
+    if len(v) == 1: return v*in_chans
+    if in_chans == 1: return (sum(v)/len(v),)   # the grey stem sums the RGB filters (timm's adapt_input_conv)
+    raise ValueError(f"normalisation has {len(v)} values but the network takes {in_chans} channels; give 1 or {in_chans} values")
+
+class XrvBackbone(nn.Module):
+    "A torchxrayvision chest X-ray classifier as a timm-like backbone: `forward_features` gives its grid, `forward_head` pools it."
+    def __init__(self, weights: str, # torchxrayvision weights name: densenet121-res224-all, densenet121-res224-chex, resnet50-res512-all, ...
+                ):
+        super().__init__()
+        import torchxrayvision as xrv
+        urls = xrv.models.model_urls
+        if weights not in urls or not weights.startswith(("densenet", "resnet")):
+            known = ", ".join(XRV_PREFIX + k for k in urls if k.startswith(("densenet", "resnet")))
+            raise ValueError(f"unknown torchxrayvision model {XRV_PREFIX + weights!r}; known: {known}")
+        self.weights, n = weights, len(urls[weights]["labels"])
+        if weights.startswith("densenet"):
+            self.net = xrv.models.DenseNet(num_classes=n)   # the architecture only (weights=None downloads nothing)
+            self.num_features, first = self.net.classifier.in_features, "features.conv0"
+        else:
+            import torchvision
+            self.net = torchvision.models.resnet50(num_classes=n, weights=None)   # torchxrayvision's ResNet: a 1-channel stem
+            self.net.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+            self.num_features, first = self.net.fc.in_features, "conv1"
+        res = urls[weights].get("input_resolution", 224)
+        # torchxrayvision's input convention: one channel in [-1024, 1024], i.e. (x - 0.5)/(1/2048) for x in [0, 1]
+        self.pretrained_cfg = dict(input_size=(1, res, res), mean=(0.5,), std=(1/2048,), first_conv=first)
+
+    @property
+    def weights_url(self) -> str:
+        import torchxrayvision as xrv
+        return xrv.models.model_urls[self.weights]["weights_url"]
+
+    def load_published(self):
+        "Load the published weights: downloaded once into torchxrayvision's cache (online), read without unpickling code."
+        import torchxrayvision as xrv
+        path = Path(xrv.utils.get_cache_dir())/os.path.basename(self.weights_url)
+        if not path.is_file():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                xrv.utils.download(self.weights_url, str(path))
+            except Exception as e:
+                raise OSError(f"could not download the weights of {XRV_PREFIX + self.weights!r} ({type(e).__name__}) from {self.weights_url}; "
+                              f"without internet, fetch that file elsewhere and put it at {path}, or pass pretrained=False") from None
+        allowed = {type(m) for m in self.net.modules()} | {type(self.net)}
+        try:
+            with torch.serialization.safe_globals(sorted(allowed, key=str)): saved = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise ValueError(f"{path} cannot be read as the weights of {XRV_PREFIX + self.weights!r} without unpickling code "
+                             f"({type(e).__name__}: {' '.join(str(e).split())[:160]}); delete it to download again") from None
+        self.net.load_state_dict(saved.state_dict() if isinstance(saved, nn.Module) else saved)
+        return self
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        "The last feature grid (B, C, h, w)."
+        if hasattr(self.net, "features"): return self.net.features(x)
+        n = self.net
+        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
+        return n.layer4(n.layer3(n.layer2(n.layer1(x))))
+
+    def forward_head(self, grid: torch.Tensor, pre_logits: bool = True) -> torch.Tensor:
+        "The pooled vector (B, C) as torchxrayvision pools it (DenseNet: ReLU first)."
+        if hasattr(self.net, "features"): grid = F.relu(grid)
+        pooled = grid.mean((2, 3))
+        return pooled if pre_logits else (self.net.classifier if hasattr(self.net, "classifier") else self.net.fc)(pooled)
+
 class ImageEncoder(nn.Module):
-    "Any timm model as an image encoder: `forward(images) -> (grid (B,C,h,w), pooled (B,C))`."
+    "Any timm model, or a torchxrayvision chest X-ray model, as an image encoder: `forward(images) -> (grid (B,C,h,w), pooled (B,C))`."
     def __init__(self,
-                 name: str = "resnet50", # any timm model name: resnet18/50, efficientnet_lite0, vit_base_patch16_224, swin_tiny_patch4_window7_224, ...
-                 pretrained: bool | str = False, # False: random init; True: timm hub weights (online); or "efficientnet-lite0" / a state-dict path
-                 in_chans: int = 1, # input channels the network is built with (radiographs: 1)
+                 name: str = "resnet50", # any timm model name (resnet18/50, efficientnet_lite0, vit_base_patch16_224, ...) or "xrv-" + a torchxrayvision weights name
+                 pretrained: bool | str = False, # False: random init; True: timm hub / torchxrayvision weights (online); or "efficientnet-lite0" / a state-dict path
+                 in_chans: int = 1, # input channels the network is built with (radiographs: 1; torchxrayvision: 1)
                  img_size: int | None = None, # input size for models that fix it at build time (ViT, Swin); None: the model's default
                  drop_path_rate: float = 0.0, # stochastic depth, where the model supports it
+                 mean: tuple | list | None = None, # normalisation mean (1 value or one per channel); None: the model's timm data config
+                 std: tuple | list | None = None, # normalisation std; None: the model's timm data config
                 ):
         super().__init__()
         import timm
         self.name, self.in_chans = name, in_chans
-        kw = dict(num_classes=0, in_chans=in_chans)
-        if drop_path_rate: kw["drop_path_rate"] = drop_path_rate
-        def create(hub: bool):
-            if img_size is None: return timm.create_model(name, pretrained=hub, **kw)
-            try: return timm.create_model(name, pretrained=hub, img_size=img_size, **kw)
-            except TypeError: return timm.create_model(name, pretrained=hub, **kw)   # CNNs take any input size
-        if pretrained is True:
-            try: self.model = create(True)
-            except Exception as e: raise offline_hint(f"timm/{name}", e) from e
+        if name.lower().startswith(XRV_PREFIX):
+            if in_chans != 1: raise ValueError(f"torchxrayvision models take 1 input channel; {name!r} was given in_chans={in_chans}")
+            self.model = XrvBackbone(name[len(XRV_PREFIX):])
+            if pretrained is True: self.model.load_published()
         else:
-            self.model = create(False)
-            if pretrained: self.load_weights(pretrained)
-        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if in_chans == 3 else ((sum(IMAGENET_MEAN)/3,)*in_chans, (sum(IMAGENET_STD)/3,)*in_chans)
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+            kw = dict(num_classes=0, in_chans=in_chans)
+            if drop_path_rate: kw["drop_path_rate"] = drop_path_rate
+            def create(hub: bool):
+                if img_size is None: return timm.create_model(name, pretrained=hub, **kw)
+                try: return timm.create_model(name, pretrained=hub, img_size=img_size, **kw)
+                except TypeError: return timm.create_model(name, pretrained=hub, **kw)   # CNNs take any input size
+            if pretrained is True:
+                try: self.model = create(True)
+                except Exception as e: raise offline_hint(f"timm/{name}", e) from e
+            else: self.model = create(False)
+        if pretrained and pretrained is not True: self.load_weights(pretrained)
+        self.data_config = timm.data.resolve_model_data_config(self.model)
+        self._stats = {"mean": channel_stats(self.data_config["mean"] if mean is None else mean, in_chans),
+                       "std": channel_stats(self.data_config["std"] if std is None else std, in_chans)}
+        for k, v in self._stats.items(): self.register_buffer(k, torch.tensor(v).view(1, -1, 1, 1), persistent=False)
         self.out_dim = self.model.num_features
+
+    @property
+    def normalisation(self) -> dict[str, list[float]]:
+        "The per-channel mean and std the encoder normalises with (recorded in a saved model's config)."
+        return {k: list(v) for k, v in self._stats.items()}
 
     def load_weights(self, source: str # "efficientnet-lite0" or a path to a .safetensors / .pth state dict
                     ):
         "Load 3- or `in_chans`-channel weights into the network (classifier weights are dropped)."
         from timm.models import adapt_input_conv
+        net = self.model.net if isinstance(self.model, XrvBackbone) else self.model
         if str(source).lower() == "efficientnet-lite0":
             if self.name != "efficientnet_lite0": raise ValueError(f"'efficientnet-lite0' weights fit timm's 'efficientnet_lite0', not {self.name!r}")
             sd = efficientnet_lite0_state_dict()
@@ -105,11 +192,11 @@ class ImageEncoder(nn.Module):
             if any(k.startswith("_blocks.") for k in sd): sd = map_efficientnet_lite0_keys(sd)
         first = self.model.pretrained_cfg.get("first_conv", "conv1") + ".weight"
         if first in sd and sd[first].shape[1] != self.in_chans: sd[first] = adapt_input_conv(self.in_chans, sd[first])
-        own = self.model.state_dict()
+        own = net.state_dict()
         sd = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
-        missing = [k for k in own if k not in sd]
+        missing = [k for k in own if k not in sd and not k.startswith(("classifier.", "fc."))]   # a classifier may stay random
         if missing: raise KeyError(f"{len(missing)} weights of {self.name!r} are missing from {source!r} (first: {missing[:3]}); is it a checkpoint of this architecture?")
-        self.model.load_state_dict(sd)
+        net.load_state_dict(sd, strict=False)
         return self
 
     def _to_grid(self, feat: torch.Tensor) -> torch.Tensor:
@@ -124,7 +211,7 @@ class ImageEncoder(nn.Module):
 
     def prepare(self, images: torch.Tensor # (B, 1 or 3, H, W) in [0, 1]
                ) -> torch.Tensor:
-        "Match the network's channels and normalise."
+        "Match the network's channels (grey repeated, RGB averaged) and normalise with the model's data config."
         if images.ndim != 4: raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
         c = images.shape[1]
         if c != self.in_chans:
@@ -148,39 +235,64 @@ def iu_report_texts(parity: str = "even", # "even" (development), "odd" (held-ou
     return [t for t in (s.report_text for s in iu_studies(parity=None if parity == "all" else parity)) if t]
 
 _SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+DEFAULT_VOCAB_SIZE = 4096  # the vocabulary size of the packaged report vocabulary (the trainer's cap; it keeps fewer pieces)
 
-def train_wordpiece_tokenizer(texts: list[str], # the corpus
-                              vocab_size: int = 4096, # vocabulary size, special tokens included
-                              min_frequency: int = 2, # drop pieces seen fewer times
-                             ) -> "transformers.PreTrainedTokenizerFast":
-    "Train a lower-casing BERT-style WordPiece tokenizer on `texts`."
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, decoders, trainers
+def canonical_vocab(tokens) -> list[str]:
+    "The special tokens, then every other piece in sorted order: ids that do not depend on the order a trainer produced them in."
+    return [*_SPECIAL_TOKENS, *sorted(set(tokens) - set(_SPECIAL_TOKENS))]
+
+def wordpiece_tokenizer(vocab: list[str], # the pieces, id = position (special tokens included)
+                       ) -> "transformers.PreTrainedTokenizerFast":
+    "A lower-casing BERT-style WordPiece tokenizer over `vocab`."
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, decoders
     from transformers import PreTrainedTokenizerFast
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    missing = [t for t in _SPECIAL_TOKENS if t not in vocab]
+    if missing: raise ValueError(f"a report vocabulary needs the special tokens {_SPECIAL_TOKENS}; {missing} are missing")
+    ids = {t: i for i, t in enumerate(vocab)}
+    tok = Tokenizer(models.WordPiece(ids, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=_SPECIAL_TOKENS))
-    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+                                                       special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])])
     return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
 
-def report_tokenizer(vocab_size: int = 4096, # vocabulary size
+def train_wordpiece_tokenizer(texts: list[str], # the corpus
+                              vocab_size: int = DEFAULT_VOCAB_SIZE, # vocabulary size, special tokens included
+                              min_frequency: int = 2, # drop pieces seen fewer times
+                             ) -> "transformers.PreTrainedTokenizerFast":
+    "Train a lower-casing BERT-style WordPiece tokenizer on `texts`; ids in `canonical_vocab` order."
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=_SPECIAL_TOKENS))
+    return wordpiece_tokenizer(canonical_vocab(tok.get_vocab()))
+
+def packaged_report_vocab() -> list[str]:
+    "The report vocabulary shipped with the package: WordPiece pieces of the even-id IU X-ray reports, in id order."
+    from importlib.resources import files
+    return (files("cxr_graphalign")/"assets"/f"iu-even-wordpiece-{DEFAULT_VOCAB_SIZE}.txt").read_text(encoding="utf-8").rstrip("\n").split("\n")
+
+def report_tokenizer(vocab_size: int = DEFAULT_VOCAB_SIZE, # vocabulary size
                      texts: list[str] | None = None, # corpus; None: the even-id IU X-ray reports
                      name: str | None = None, # cache name; default "iu-even-wordpiece-{vocab_size}" (required with custom texts)
-                     retrain: bool = False, # ignore the cache
+                     retrain: bool = False, # train again instead of using the packaged vocabulary or the cache
                     ) -> "transformers.PreTrainedTokenizerFast":
-    "The report WordPiece tokenizer, trained once and cached under `cxr_home('tokenizers')`."
+    "The report WordPiece tokenizer: the packaged vocabulary by default; any other one trained once and cached under `cxr_home('tokenizers')`."
     from transformers import PreTrainedTokenizerFast
     if texts is not None and name is None: raise ValueError("pass name= to cache a tokenizer trained on your own texts")
+    if texts is None and vocab_size == DEFAULT_VOCAB_SIZE and not retrain: return wordpiece_tokenizer(packaged_report_vocab())
     folder = cxr_home("tokenizers", create=False)/(name or f"iu-even-wordpiece-{vocab_size}")
     if (folder/"tokenizer.json").exists() and not retrain: return PreTrainedTokenizerFast.from_pretrained(str(folder))
     tok = train_wordpiece_tokenizer(iu_report_texts("even") if texts is None else texts, vocab_size)
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
     tok.save_pretrained(str(tmp))
-    if retrain and folder.exists(): shutil.rmtree(folder)
+    if retrain and folder.exists(): shutil.rmtree(folder, ignore_errors=True)
     try: os.replace(tmp, folder)   # atomic: concurrent runs never see a half-written tokenizer
-    except OSError: shutil.rmtree(tmp, ignore_errors=True)   # another process cached it first
+    except OSError:                 # another process cached one first: use it, so that racing processes agree
+        shutil.rmtree(tmp, ignore_errors=True)
+        return PreTrainedTokenizerFast.from_pretrained(str(folder))
     return tok
 
 # %% ../../nbs/04_models.encoders.ipynb #c6e01970

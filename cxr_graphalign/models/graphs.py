@@ -12,12 +12,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..graph.vocab import ANATOMY_REGIONS, OBSERVATIONS, DEVICES, RELATION_TYPES
+import re
+
+from ..graph.vocab import ANATOMY_REGIONS, OBSERVATIONS, DEVICES, RELATION_TYPES, PAIRED_STEMS, REGION_INDEX
 from ..losses.graph import NODE_ANATOMY, NODE_PATHOLOGY
 
 # %% auto #0
-__all__ = ['ANATOMY_ATLAS', 'EXISTENCE_CODE', 'VISUAL_CONCEPTS', 'atlas_boxes', 'graph_tensors', 'span_token_mask', 'pool_spans',
-           'GraphHead', 'VisualGraph', 'TextGraph', 'graph_outputs']
+__all__ = ['ANATOMY_ATLAS', 'SEVERITY_CODE', 'SIZE_CODE', 'CHANGE_CODE', 'EXISTENCE_CODE', 'VISUAL_CONCEPTS', 'atlas_boxes',
+           'node_regions', 'graph_tensors', 'span_token_mask', 'pool_spans', 'GraphHead', 'VisualGraph', 'TextGraph',
+           'graph_outputs']
 
 # %% ../../nbs/04a_models.graphs.ipynb #ed6e2fc0
 _RIGHT_SIDE = {  # (x0, y0, x1, y1) as fractions of the image side, patient's right = image left
@@ -44,47 +47,102 @@ def atlas_boxes(size: int | tuple[int, int] = 1, # image side (or (height, width
     h, w = (size, size) if isinstance(size, (int, float)) else size
     return torch.tensor([ANATOMY_ATLAS[r] for r in regions]) * torch.tensor([w, h, w, h], dtype=torch.float32)
 
+# %% ../../nbs/04a_models.graphs.ipynb #b5c82c67
+SEVERITY_CODE = {"mild": 1, "moderate": 2, "severe": 3}  # node_severity; 0: not stated
+SIZE_CODE = {"small": 1, "large": 2}  # node_size
+CHANGE_CODE = {"new": 1, "increased": 2, "decreased": 3, "unchanged": 4, "resolved": 5}  # node_change
+_ATTRIBUTE = {"severity": (0, SEVERITY_CODE), "size": (1, SIZE_CODE), "change": (2, CHANGE_CODE)}
+_CONTAINING_STEM = {"pleura": "lung", "ribs": "lung", "chest": "lung", "soft tissues": "lung",
+                    "pulmonary vasculature": "hilar structures", "shoulder": "clavicle"}  # structures outside the 29 regions -> the paired region that holds them
+_BOTH_SIDES_UNSIDED = frozenset(PAIRED_STEMS) | {"pleura", "pulmonary vasculature"}  # "the base", "the pleura": both sides
+_PHRASE_GAP = re.compile(r"[.,;:()]|\b(?:and|or|with)\b", re.IGNORECASE)
+
+def node_regions(name: str, # an anatomy entity's name (a region, a stem such as "lower lung zone", or "ribs", "pleura", ...)
+                 side: str | None = None, # its side: "left", "right", "bilateral" or None
+                ) -> list[str]:
+    "The `ANATOMY_REGIONS` an anatomy mention becomes nodes of: its region, both sides' for bilateral mentions, [] for none."
+    if name in REGION_INDEX: return [name]
+    stem = _CONTAINING_STEM.get(name, name)
+    if stem not in PAIRED_STEMS: return []
+    if side in ("left", "right"): return [f"{side} {stem}"]
+    if side == "bilateral" or name in _BOTH_SIDES_UNSIDED: return [f"right {stem}", f"left {stem}"]
+    return []
+
+def _modifier_attributes(g) -> dict:
+    "Per modified entity id: [severity, size, change codes, start of the modifiers that open its noun phrase]."
+    out = {}
+    for r in g.relations:
+        if r.type != "modify": continue
+        m, t = g.entity(r.head), g.entity(r.tail)
+        if m.type != "modifier": continue
+        a = out.setdefault(t.id, [0, 0, 0, t.start])
+        k, codes = _ATTRIBUTE.get(m.category, (None, {}))
+        if k is not None and not a[k]: a[k] = codes.get(m.name, 0)
+        if m.end <= t.start and t.start - m.end <= 30 and not _PHRASE_GAP.search(g.text, m.end, t.start): a[3] = min(a[3], m.start)
+    return out
+
 # %% ../../nbs/04a_models.graphs.ipynb #eafdcfd5
 EXISTENCE_CODE = {"present": 1.0, "absent": 0.0, "uncertain": -1.0}
 VISUAL_CONCEPTS = tuple(OBSERVATIONS) + tuple(DEVICES)  # one observation query each: findings first (OBSERVATIONS order), then devices
 _REGION_IX, _OBS_IX = {n: i for i, n in enumerate(ANATOMY_REGIONS)}, {n: i for i, n in enumerate(VISUAL_CONCEPTS)}  # built once, not per batch
 _REL_IX = {n: i for i, n in enumerate(RELATION_TYPES)}
+_N_VISUAL = len(ANATOMY_REGIONS) + len(VISUAL_CONCEPTS)  # visual-graph nodes: regions, then concept queries (`VisualGraph.match`)
+
+def _visual_index(kind: int, group: int) -> int:
+    "The row of a node's counterpart in the visual graph's node table (regions, then concept queries)."
+    return group if kind == NODE_ANATOMY else len(ANATOMY_REGIONS) + group
 
 def graph_tensors(graphs: list, # ReportGraph per sample
                   max_nodes: int = 32, # nodes kept per report (in reading order)
                   max_edges: int = 48, # edges kept per report
                   anatomy_span: str = "mention", # text of an anatomy node: its "mention", or its whole "sentence" (ASG's region-sentence alignment)
                  ) -> dict[str, torch.Tensor]:
-    "Padded node and edge tensors of a batch of `ReportGraph`s (character spans, kinds, groups, existence, edges)."
+    "Padded node and edge tensors of a batch of `ReportGraph`s (character spans, kinds, groups, existence, modifier codes, edges, text-span ids)."
     region_ix, obs_ix, rel_ix = _REGION_IX, _OBS_IX, _REL_IX
     if anatomy_span not in ("mention", "sentence"): raise ValueError(f"anatomy_span must be 'mention' or 'sentence', got {anatomy_span!r}")
     B = len(graphs)
     spans, kinds, groups, exist = [[(0, 0)]*max_nodes for _ in range(B)], [[-1]*max_nodes for _ in range(B)], [[0]*max_nodes for _ in range(B)], [[math.nan]*max_nodes for _ in range(B)]
+    attrs, node_ent = [[(0, 0, 0)]*max_nodes for _ in range(B)], [[-1]*max_nodes for _ in range(B)]
+    span_ids, espan = [[0]*max_nodes for _ in range(B)], [[0]*max_edges for _ in range(B)]
     eidx, erel, egroup, eexist, emask = [[(0, 0)]*max_edges for _ in range(B)], [[0]*max_edges for _ in range(B)], [[0]*max_edges for _ in range(B)], [[math.nan]*max_edges for _ in range(B)], [[False]*max_edges for _ in range(B)]
+    edge_rel_ix = [[-1]*max_edges for _ in range(B)]
     for b, g in enumerate(graphs):
-        slot = {}
+        slot, mods, i, span_index = {}, _modifier_attributes(g), 0, {}  # slot: entity id -> its node indices (a bilateral mention has two)
+        placed = {r.head for r in g.relations if r.type == "located_at" and node_regions(g.entity(r.tail).name, g.entity(r.tail).side)}
+        pairs = [(r.head, r.tail, r.type, ri) for ri, r in enumerate(g.relations) if r.type in rel_ix]
         for e in g.entities:
-            if len(slot) == max_nodes: break
-            if e.type == "anatomy" and e.name in region_ix: kind, group, ex = NODE_ANATOMY, region_ix[e.name], math.nan
-            elif e.type in ("observation", "device") and e.name in obs_ix: kind, group, ex = NODE_PATHOLOGY, obs_ix[e.name], EXISTENCE_CODE.get(e.existence or "present", 1.0)
+            if i == max_nodes: break
+            if e.type == "anatomy": keys = [(NODE_ANATOMY, region_ix[r], math.nan) for r in node_regions(e.name, e.side)]
+            elif e.type in ("observation", "device") and e.name in obs_ix:
+                keys = [(NODE_PATHOLOGY, obs_ix[e.name], EXISTENCE_CODE.get(e.existence or "present", 1.0))]
+                if e.side and e.id not in placed:  # "bilateral effusions", "left effusion": its side's lung regions, on its own words
+                    keys += [(NODE_ANATOMY, region_ix[r], math.nan) for r in node_regions("lung", e.side)]
+                    pairs += [(e.id, ("side", e.id), "located_at", -1)]
             else: continue
-            i = slot[e.id] = len(slot)
-            span = (g.sentences[e.sentence].start, g.sentences[e.sentence].end) if kind == NODE_ANATOMY and anatomy_span == "sentence" else (e.start, e.end)
-            spans[b][i], kinds[b][i], groups[b][i], exist[b][i] = span, kind, group, ex
+            sev, size, change, start = mods.get(e.id, (0, 0, 0, e.start))
+            for kind, group, ex in keys[:max_nodes - i]:
+                span = (g.sentences[e.sentence].start, g.sentences[e.sentence].end) if kind == NODE_ANATOMY and anatomy_span == "sentence" else (start, e.end)
+                spans[b][i], kinds[b][i], groups[b][i], exist[b][i] = span, kind, group, ex
+                attrs[b][i], node_ent[b][i] = (sev, size, change), e.id
+                span_ids[b][i] = span_index.setdefault(span, len(span_index))
+                slot.setdefault(("side", e.id) if kind == NODE_ANATOMY and e.type != "anatomy" else e.id, []).append(i); i += 1
         n = 0
-        for r in g.relations:
-            if n == max_edges: break
-            if r.head not in slot or r.tail not in slot or r.type not in rel_ix: continue
-            h, t = slot[r.head], slot[r.tail]
-            obs_end = h if kinds[b][h] == NODE_PATHOLOGY else t
-            eidx[b][n], erel[b][n], emask[b][n] = (h, t), rel_ix[r.type], True
-            egroup[b][n] = groups[b][obs_end] if kinds[b][obs_end] == NODE_PATHOLOGY else len(VISUAL_CONCEPTS) + groups[b][h]
-            eexist[b][n] = exist[b][obs_end]
-            n += 1
-    kind = torch.tensor(kinds)
+        for head, tail, rel, ri in pairs:
+            for h in slot.get(head, ()):
+                for t in slot.get(tail, ()):
+                    if n == max_edges: break
+                    obs_end = h if kinds[b][h] == NODE_PATHOLOGY else t
+                    eidx[b][n], erel[b][n], emask[b][n], edge_rel_ix[b][n] = (h, t), rel_ix[rel], True, ri
+                    egroup[b][n] = _visual_index(kinds[b][h], groups[b][h]) * _N_VISUAL + _visual_index(kinds[b][t], groups[b][t])
+                    espan[b][n] = span_ids[b][h] * max_nodes + span_ids[b][t]
+                    eexist[b][n] = exist[b][obs_end]
+                    n += 1
+    kind, attrs = torch.tensor(kinds), torch.tensor(attrs)
     return {"node_span": torch.tensor(spans), "node_kind": kind, "node_group": torch.tensor(groups), "node_existence": torch.tensor(exist),
-            "node_mask": kind >= 0, "edge_index": torch.tensor(eidx), "edge_rel": torch.tensor(erel), "edge_group": torch.tensor(egroup),
-            "edge_existence": torch.tensor(eexist), "edge_mask": torch.tensor(emask)}
+            "node_mask": kind >= 0, "node_severity": attrs[..., 0], "node_size": attrs[..., 1], "node_change": attrs[..., 2],
+            "node_entity": torch.tensor(node_ent), "node_span_id": torch.tensor(span_ids), "edge_index": torch.tensor(eidx), "edge_rel": torch.tensor(erel),
+            "edge_group": torch.tensor(egroup), "edge_existence": torch.tensor(eexist), "edge_mask": torch.tensor(emask), "edge_relation": torch.tensor(edge_rel_ix),
+            "edge_span_id": torch.tensor(espan)}
 
 # %% ../../nbs/04a_models.graphs.ipynb #7b9f6e38
 def span_token_mask(offsets: torch.Tensor, # (B, L, 2) character span of each token (0, 0 for special/padding tokens)
@@ -108,40 +166,42 @@ def _gather_nodes(nodes: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return torch.gather(nodes, 1, index.unsqueeze(-1).expand(-1, -1, nodes.shape[-1]))
 
 class GraphHead(nn.Module):
-    "Edge embeddings from (head, relation, tail) and a message-passing graph summary over padded, batched graphs."
+    "Edge embeddings from (head, [relation,] tail) and a message-passing graph summary over padded, batched graphs."
     def __init__(self, dim: int, # node / edge / summary size
-                 n_relations: int = len(RELATION_TYPES), # relation types
+                 n_relations: int = len(RELATION_TYPES), # relation types; 0: structure only, edge_rel is not read (the visual graph)
                  layers: int = 2, # message-passing rounds
                  context_dim: int | None = None, # size of the tower's pooled vector joined at readout (None: dim)
                 ):
         super().__init__()
-        self.relation = nn.Embedding(n_relations, dim)
-        self.edge_mlp = nn.Sequential(nn.Linear(3*dim, dim), nn.GELU(), nn.Linear(dim, dim))
-        self.messages = nn.ModuleList(nn.Sequential(nn.Linear(2*dim, dim), nn.GELU()) for _ in range(layers))
+        self.relation = nn.Embedding(n_relations, dim) if n_relations else None
+        parts = 2 + bool(n_relations)   # head, tail (and relation) per edge
+        self.edge_mlp = nn.Sequential(nn.Linear(parts*dim, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.messages = nn.ModuleList(nn.Sequential(nn.Linear((parts - 1)*dim, dim), nn.GELU()) for _ in range(layers))
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(layers))
         self.readout = nn.Linear(dim + (context_dim or dim), dim)
 
     def forward(self, nodes: torch.Tensor, # (B, N, D) node embeddings
                 node_mask: torch.Tensor, # (B, N) bool, real nodes
                 edge_index: torch.Tensor, # (B, M, 2) head, tail node index
-                edge_rel: torch.Tensor, # (B, M) relation type index
+                edge_rel: torch.Tensor | None, # (B, M) relation type index (not read without relation embeddings)
                 edge_mask: torch.Tensor, # (B, M) bool, real edges
                 context: torch.Tensor, # (B, context_dim) the tower's pooled vector
                ) -> tuple[torch.Tensor, torch.Tensor]:
         "Edge embeddings (B, M, D) and graph summaries (B, D)."
         B, N, D = nodes.shape
-        rel = self.relation(edge_rel)
+        rel = [] if self.relation is None else [self.relation(edge_rel)]
         head, tail = edge_index[..., 0], edge_index[..., 1]
-        edges = self.edge_mlp(torch.cat([_gather_nodes(nodes, head), rel, _gather_nodes(nodes, tail)], -1))
+        edges = self.edge_mlp(torch.cat([_gather_nodes(nodes, head), *rel, _gather_nodes(nodes, tail)], -1))
         em = edge_mask.to(nodes.dtype).unsqueeze(-1)
         base = torch.arange(B, device=nodes.device).unsqueeze(1)*N
         dst = torch.cat([(head + base).flatten(), (tail + base).flatten()])
         deg = nodes.new_zeros(B*N).index_add_(0, dst, torch.cat([em.flatten(), em.flatten()])).clamp_min(1.0).unsqueeze(-1)
         h = nodes
         for message, norm in zip(self.messages, self.norms):
-            to_head = message(torch.cat([_gather_nodes(h, tail), rel], -1))*em
-            to_tail = message(torch.cat([_gather_nodes(h, head), rel], -1))*em
-            agg = h.new_zeros(B*N, D).index_add_(0, dst, torch.cat([to_head.reshape(-1, D), to_tail.reshape(-1, D)]))/deg
+            to_head = message(torch.cat([_gather_nodes(h, tail), *rel], -1))*em
+            to_tail = message(torch.cat([_gather_nodes(h, head), *rel], -1))*em
+            msgs = torch.cat([to_head.reshape(-1, D), to_tail.reshape(-1, D)]).to(h.dtype)  # autocast: half messages, float32 state
+            agg = h.new_zeros(B*N, D).index_add_(0, dst, msgs)/deg
             h = norm(h + agg.view(B, N, D))
         w = node_mask.to(h.dtype).unsqueeze(-1)
         pooled = (h*w).sum(1)/w.sum(1).clamp_min(1.0)
@@ -166,22 +226,31 @@ class VisualGraph(nn.Module):
         self.register_buffer("atlas", atlas_boxes(1), persistent=False)
 
     def region_boxes(self, boxes: torch.Tensor | None, # (B, R, 4) xyxy pixels with NaN rows for unknown, or None
-                     batch_size: int, image_size: int) -> torch.Tensor:
-        "Region boxes in pixels (B, R, 4): the given ones where known, the atlas elsewhere."
-        atlas = (self.atlas*image_size).expand(batch_size, -1, -1)
+                     batch_size: int, image_size: int,
+                     transform: torch.Tensor | None = None, # (B, 2, 3) source-image fractions -> input pixels (crop/augmentation); None: a plain resize
+                    ) -> torch.Tensor:
+        "Region boxes in input pixels (B, R, 4): the given ones where known, the atlas (moved like the image) elsewhere."
+        if transform is None: atlas = (self.atlas*image_size).expand(batch_size, -1, -1)
+        else:
+            a = self.atlas
+            corners = torch.stack([a[:, [0, 1]], a[:, [2, 1]], a[:, [0, 3]], a[:, [2, 3]]], 1)   # (R, 4, 2) fractions
+            moved = torch.einsum("rkj,bij->brki", corners, transform[..., :2].to(a.dtype)) + transform[:, None, None, :, 2].to(a.dtype)
+            atlas = torch.cat([moved.amin(2), moved.amax(2)], -1).clamp(0, image_size)
         if boxes is None: return atlas
         return torch.where(boxes.isnan().any(-1, keepdim=True), atlas, boxes.to(atlas.dtype))
 
     def forward(self, grid: torch.Tensor, # (B, C, h, w) feature grid
                 image_size: int, # side of the (square) input image in pixels
                 boxes: torch.Tensor | None = None, # (B, R, 4) region boxes in pixels (NaN rows: atlas)
+                transform: torch.Tensor | None = None, # (B, 2, 3) where the atlas lands in the input (see `region_boxes`)
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         "Region nodes (B, R, D), observation nodes (B, Q, D) and the queries' attention over the grid (B, Q, h, w)."
         from torchvision.ops import roi_align
         B, C, h, w = grid.shape
-        bx = self.region_boxes(boxes, B, image_size)
-        rois = torch.cat([torch.arange(B, device=grid.device, dtype=grid.dtype).repeat_interleave(bx.shape[1]).unsqueeze(1), bx.reshape(-1, 4).to(grid.dtype)], 1)
-        pooled = roi_align(grid, rois, output_size=self.roi_size, spatial_scale=w/image_size, sampling_ratio=2, aligned=True)
+        bx = self.region_boxes(boxes, B, image_size, transform)
+        rois = torch.cat([torch.arange(B, device=grid.device, dtype=torch.float32).repeat_interleave(bx.shape[1]).unsqueeze(1), bx.reshape(-1, 4).float()], 1)
+        # float32 like CUDA autocast's roi_align (pixel boxes keep their precision; CPU has no half kernel), back to the grid's dtype
+        pooled = roi_align(grid.float(), rois, output_size=self.roi_size, spatial_scale=w/image_size, sampling_ratio=2, aligned=True).to(grid.dtype)
         regions = self.region_proj(pooled.mean((2, 3)).view(B, -1, C))
         tokens = self.grid_proj(grid.flatten(2).transpose(1, 2))
         obs, attn = self.attention(self.queries.expand(B, -1, -1), tokens, tokens, need_weights=True)
@@ -223,7 +292,7 @@ def graph_outputs(text_graph: TextGraph, # the text graph module
                   text_context: torch.Tensor, # (B, dim) pooled report embedding (readout context)
                   grid: torch.Tensor, # (B, C, h, w) image feature grid
                   image_context: torch.Tensor, # (B, dim) pooled image embedding
-                  batch: dict, # the collated batch (offset_mapping, node_*, edge_*, images, optional region_boxes)
+                  batch: dict, # the collated batch (offset_mapping, node_*, edge_*, images, optional region_boxes, image_transform)
                  ) -> dict[str, torch.Tensor]:
     "Matched text/visual node, edge and summary embeddings of a batch, flat, for the graph losses."
     kind, group = batch["node_kind"], batch["node_group"]
@@ -231,13 +300,15 @@ def graph_outputs(text_graph: TextGraph, # the text graph module
     node_mask = batch["node_mask"] & has
     ei = batch["edge_index"]
     edge_mask = batch["edge_mask"] & node_mask.gather(1, ei[..., 0]) & node_mask.gather(1, ei[..., 1])
-    regions, obs, attn = visual_graph(grid, batch["images"].shape[-1], batch.get("region_boxes"))
+    regions, obs, attn = visual_graph(grid, batch["images"].shape[-1], batch.get("region_boxes"), batch.get("image_transform"))
     v_nodes = visual_graph.match(regions, obs, kind, group)
     t_edges, t_summary = text_graph.head(t_nodes, node_mask, ei, batch["edge_rel"], edge_mask, text_context)
-    v_edges, v_summary = visual_head(v_nodes, node_mask, ei, batch["edge_rel"], edge_mask, image_context)
+    v_edges, v_summary = visual_head(v_nodes, batch["node_mask"], ei, None, batch["edge_mask"], image_context)   # structure only
     sample = torch.arange(len(kind), device=kind.device).unsqueeze(1)
     return {"node_text": t_nodes[node_mask], "node_image": v_nodes[node_mask], "node_sample": sample.expand_as(kind)[node_mask],
             "node_kind": kind[node_mask], "node_group": group[node_mask], "node_existence": batch["node_existence"][node_mask],
+            "node_span_id": batch["node_span_id"][node_mask],
             "edge_text": t_edges[edge_mask], "edge_image": v_edges[edge_mask], "edge_sample": sample.expand_as(edge_mask)[edge_mask],
             "edge_group": batch["edge_group"][edge_mask], "edge_existence": batch["edge_existence"][edge_mask],
+            "edge_span_id": batch["edge_span_id"][edge_mask],
             "graph_text": t_summary, "graph_image": v_summary, "observation_attention": attn}

@@ -1,4 +1,4 @@
-"""`AlignmentModel`, its config dataclasses, the method registry and the presets: CGA, ConVIRT, GLoRIA, MGCA and their tiny test variants.
+"""`AlignmentModel`, its config dataclasses, the registries of parts and loss terms, and saving and loading (the presets live in `models.presets`).
 
 Docs: https://cxr-graphalign.github.io/cxr-graphalign/models.methods.html.md"""
 
@@ -6,21 +6,25 @@ Docs: https://cxr-graphalign.github.io/cxr-graphalign/models.methods.html.md"""
 
 # %% ../../nbs/04b_models.methods.ipynb #d1220316
 from __future__ import annotations
-import copy, json, math, os
+import copy, hashlib, json, math, os
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .encoders import ImageEncoder, TextEncoder, ProjectionHead
+from huggingface_hub import PyTorchModelHubMixin
+
+from .encoders import ImageEncoder, TextEncoder, ProjectionHead, channel_stats, IMAGENET_MEAN, IMAGENET_STD
 from .graphs import TextGraph, VisualGraph, GraphHead, graph_tensors, graph_outputs
 
 # %% auto #0
-__all__ = ['LOSS_TERMS', 'ImageConfig', 'TextConfig', 'MethodConfig', 'build_loss', 'AlignmentModel', 'from_pretrained',
-           'register_method', 'list_methods', 'method_config', 'create_model']
+__all__ = ['LOSS_TERMS', 'SAVE_FORMAT', 'ImageConfig', 'TextConfig', 'MethodConfig', 'build_loss', 'Part', 'register_part',
+           'list_parts', 'register_loss_term', 'loss_terms', 'legacy_normalisation', 'AlignmentModel',
+           'from_pretrained']
 
 # %% ../../nbs/04b_models.methods.ipynb #5c9493ca
 class _Config:
@@ -54,6 +58,8 @@ class ImageConfig(_Config):
     in_chans: int = 1 # channels the network is built with
     img_size: int = 224 # input side in pixels (images are square)
     drop_path_rate: float = 0.0
+    mean: list[float] | None = None # normalisation mean; None: the model's timm data config (a built model records it)
+    std: list[float] | None = None # normalisation std; None: the model's timm data config
 
 @dataclass
 class TextConfig(_Config):
@@ -90,16 +96,20 @@ class MethodConfig(_Config):
     terms: dict = field(default_factory=dict) # "custom" loss: term name -> weight (see LOSS_TERMS)
     term_args: dict = field(default_factory=dict) # "custom" loss: term name -> keyword arguments of its constructor
     schedule: dict = field(default_factory=dict) # "custom" loss: CascadeSchedule arguments ({}: fixed weights)
+    parts: dict = field(default_factory=dict) # method-specific modules: registered part name -> keyword arguments (see `register_part`)
 
     def __post_init__(self):
         self.image, self.text = ImageConfig.from_dict(self.image), TextConfig.from_dict(self.text)
+        unknown_parts = sorted(set(self.parts) - set(list_parts()))
+        if unknown_parts: raise ValueError(f"MethodConfig {self.method!r}: unknown part(s) {unknown_parts}; registered parts: {list_parts()}")
+        known = loss_terms()
         if self.loss == "custom":
-            unknown = sorted(set(self.terms) - set(LOSS_TERMS))
-            if not self.terms or unknown: raise ValueError(f"a 'custom' loss needs terms from {sorted(LOSS_TERMS)}; got {sorted(self.terms)}")
+            unknown = sorted(set(self.terms) - set(known))
+            if not self.terms or unknown: raise ValueError(f"a 'custom' loss needs terms from {sorted(known)}; got {sorted(self.terms)}")
             used = set(self.terms)
         else: used = set(_PRESET_TERMS.get(self.loss, ()))
-        needs = {"local": "local", "token": "local", "prototype": "prototypes", "anatomy": "graph", "pathology": "graph", "edge": "graph", "graph": "graph"}
-        missing = sorted({f"{t!r} needs {needs[t]}" for t in used if t in needs and not getattr(self, needs[t])})
+        needs = _term_needs()
+        missing = sorted({f"{t!r} needs {needs[t]}" for t in used if t in needs and not (getattr(self, needs[t], None) or needs[t] in self.parts)})
         if missing: raise ValueError(f"MethodConfig {self.method!r}: loss term {'; '.join(missing)} switched on")
 
 # %% ../../nbs/04b_models.methods.ipynb #f2c9d540
@@ -117,10 +127,87 @@ def build_loss(config: MethodConfig) -> nn.Module:
     "The `CompositeLoss` of a method config: a preset of the losses package, or custom terms, weights and schedule."
     from cxr_graphalign.losses import CompositeLoss, CascadeSchedule, method_loss
     if config.loss != "custom": return method_loss(config.loss, **config.loss_args)
-    factories = _loss_terms()
+    factories = loss_terms()
     terms = {name: factories[name](**config.term_args.get(name, {})) for name in config.terms}
-    if config.schedule: return CompositeLoss(terms, CascadeSchedule(**{"base_weights": dict(config.terms), **config.schedule}))
+    if config.schedule:  # a term the schedule stages nowhere is on throughout, with its `terms` weight
+        staged = {t for s in config.schedule.get("stages", []) for t in ([s] if isinstance(s, str) else s)}
+        always = list(dict.fromkeys([*config.schedule.get("always", []), *(t for t in config.terms if t not in staged)]))
+        return CompositeLoss(terms, schedule=CascadeSchedule(**{"base_weights": dict(config.terms), **config.schedule, "always": always}))
     return CompositeLoss(terms, weights=dict(config.terms))
+
+# %% ../../nbs/04b_models.methods.ipynb #1d0b888d
+_PARTS: dict[str, type] = {}
+_EXTRA_TERMS: dict[str, tuple[Callable, str | None]] = {}
+_REPLACES: dict[str, str] = {}  # term -> the term it replaces
+_discovered = False
+
+def _same_definition(a, b) -> bool:
+    "Whether two registrations under one name are one definition run twice (a notebook cell and its exported module)."
+    qa, qb = getattr(a, "__qualname__", ""), getattr(b, "__qualname__", "")
+    return a is b or (qa == qb and "<lambda>" not in qa)
+
+def _discover():
+    "Import every module of `cxr_graphalign.models` once, so the presets, parts and loss terms they register exist."
+    global _discovered
+    if _discovered: return
+    _discovered = True
+    import importlib, pkgutil
+    import cxr_graphalign.models as pkg
+    for m in pkgutil.iter_modules(pkg.__path__):
+        if not m.name.startswith("_"): importlib.import_module(f"{pkg.__name__}.{m.name}")
+
+class Part(nn.Module):
+    "A method-specific module of `AlignmentModel` (a decoder, queries, a head): adds batch fields in `collate`, named outputs in `forward`."
+    def __init__(self, config: MethodConfig, # the whole method config
+                 image_dim: int, # channels of the image feature grid
+                 text_dim: int, # width of the text token states
+                ):
+        super().__init__()
+    def collate(self, model: nn.Module, samples: list[dict], batch: dict) -> dict:
+        "Extra batch fields built from the samples (default: none)."
+        return {}
+    def forward(self, model: nn.Module, # the `AlignmentModel` (for its towers and projections)
+                feats: dict, # `image_grid`, `image_pooled`, `text_states`, `text_pooled` and every output so far
+                batch: dict) -> dict:
+        "Named outputs for the loss terms."
+        raise NotImplementedError
+
+def register_part(name: str # the name configs use in `MethodConfig.parts`
+                 ) -> Callable:
+    "Decorator: register a `Part` subclass under `name`."
+    def deco(cls):
+        if name in _PARTS and not _same_definition(_PARTS[name], cls): raise ValueError(f"part {name!r} is already registered")
+        _PARTS[name] = cls
+        return cls
+    return deco
+
+def list_parts() -> list[str]:
+    "Names of the registered parts."
+    _discover()
+    return sorted(_PARTS)
+
+def register_loss_term(name: str, # the term name configs use in `MethodConfig.terms`
+                       needs: str | None = None, # the MethodConfig flag or part name whose outputs the term reads
+                       replaces: str | None = None, # a term this one replaces (the two are never on together)
+                      ) -> Callable:
+    "Decorator: register a loss-term factory (called with the config's `term_args[name]`, returns `fn(out) -> scalar`)."
+    def deco(fn):
+        if name in _loss_terms() or (name in _EXTRA_TERMS and not _same_definition(_EXTRA_TERMS[name][0], fn)): raise ValueError(f"loss term {name!r} is already registered")
+        _EXTRA_TERMS[name] = (fn, needs)
+        if replaces: _REPLACES[name] = replaces
+        return fn
+    return deco
+
+def loss_terms() -> dict[str, Callable]:
+    "Every loss term a config can name: the built-in ones and the registered ones."
+    _discover()
+    return {**_loss_terms(), **{k: fn for k, (fn, _) in _EXTRA_TERMS.items()}}
+
+def _term_needs() -> dict[str, str]:
+    "Which config flag or part each loss term reads from."
+    return {"local": "local", "token": "local", "prototype": "prototypes", "anatomy": "graph", "pathology": "graph", "edge": "graph", "graph": "graph",
+            **{k: needs for k, (_, needs) in _EXTRA_TERMS.items() if needs}}
+
 
 # %% ../../nbs/04b_models.methods.ipynb #c5ed58a0
 def _word_mask(batch: dict) -> torch.Tensor:
@@ -128,8 +215,16 @@ def _word_mask(batch: dict) -> torch.Tensor:
     off = batch["offset_mapping"]
     return (off[..., 1] > off[..., 0]) & batch["attention_mask"].bool()
 
-class AlignmentModel(nn.Module):
-    "An image-report alignment model assembled from a `MethodConfig`; `model.loss` is its `CompositeLoss`."
+SAVE_FORMAT = "cxr-graphalign/2"  # config.json "format"; version 1 (before issue 21) normalised images with fixed ImageNet statistics
+
+def legacy_normalisation(in_chans: int # channels of the image network
+                        ) -> dict[str, list[float]]:
+    "The image normalisation of models saved in format 1: ImageNet statistics (averaged over RGB for a 1-channel network)."
+    return {"mean": list(channel_stats(IMAGENET_MEAN, in_chans)), "std": list(channel_stats(IMAGENET_STD, in_chans))}
+
+class AlignmentModel(nn.Module, PyTorchModelHubMixin, library_name="cxr-graphalign", tags=["chest-x-ray", "vision-language"],
+                     docs_url="https://cxr-graphalign.github.io/cxr-graphalign/models.methods.html"):
+    "An image-report alignment model assembled from a `MethodConfig`; `model.loss` is its `CompositeLoss`; saves and loads like a hub model."
     def __init__(self, config: MethodConfig | dict, # the method
                  text_model_config: dict | None = None, # rebuild the text model from this transformers config (offline; `from_pretrained`)
                  tokenizer_dir: str | None = None, # load the tokenizer from here (`from_pretrained`)
@@ -137,7 +232,9 @@ class AlignmentModel(nn.Module):
                 ):
         super().__init__()
         cfg = self.config = MethodConfig.from_dict(copy.deepcopy(config))
-        self.image_encoder = ImageEncoder(cfg.image.name, cfg.image.pretrained if init_weights else False, cfg.image.in_chans, cfg.image.img_size, cfg.image.drop_path_rate)
+        i = cfg.image
+        self.image_encoder = ImageEncoder(i.name, i.pretrained if init_weights else False, i.in_chans, i.img_size, i.drop_path_rate, i.mean, i.std)
+        i.mean, i.std = self.image_encoder.normalisation["mean"], self.image_encoder.normalisation["std"]   # record what the data config gave
         t = cfg.text
         self.text_encoder = TextEncoder(t.name, t.pretrained, t.max_length, t.pooling, t.hidden_size, t.num_layers, t.num_heads, t.vocab_size,
                                         tokenizer_dir=tokenizer_dir, hf_config=text_model_config)
@@ -150,7 +247,9 @@ class AlignmentModel(nn.Module):
         if cfg.graph:
             self.text_graph = TextGraph(D, E, cfg.graph_layers)
             self.visual_graph = VisualGraph(C, E, roi_size=cfg.roi_size)
-            self.visual_graph_head = GraphHead(E, layers=cfg.graph_layers)
+            self.visual_graph_head = GraphHead(E, n_relations=0, layers=cfg.graph_layers)   # structure only: no relation words
+        _discover()
+        self.parts = nn.ModuleDict({name: _PARTS[name](cfg, C, D, **kw) for name, kw in cfg.parts.items()})
         self.loss = build_loss(cfg)
 
     @property
@@ -165,27 +264,46 @@ class AlignmentModel(nn.Module):
                  "study_ids": [s.get("study_id") for s in samples]}
         if all("labels" in s for s in samples): batch["labels"] = torch.stack([torch.as_tensor(s["labels"], dtype=torch.float32) for s in samples])
         if all("region_boxes" in s for s in samples): batch["region_boxes"] = torch.stack([torch.as_tensor(s["region_boxes"], dtype=torch.float32) for s in samples])
+        if all("image_transform" in s for s in samples): batch["image_transform"] = torch.stack([torch.as_tensor(s["image_transform"], dtype=torch.float32) for s in samples])
         if self.config.graph or any("graph" in s for s in samples):
             from cxr_graphalign.graph import parse_report
             batch["graphs"] = [s["graph"] if s.get("graph") is not None else parse_report(s["text"]) for s in samples]
         if self.config.graph: batch.update(graph_tensors(batch["graphs"], self.config.max_nodes, self.config.max_edges, self.config.anatomy_span))
+        for part in self.parts.values(): batch.update(part.collate(self, samples, batch))
         return batch
 
-    def encode_image(self, images: torch.Tensor # (B, 1, S, S) in [0, 1]
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-        "Image feature grid (B, C, h, w) and pooled features (B, C), before projection."
+    def image_features(self, images: torch.Tensor # (B, 1 or 3, S, S) in [0, 1]
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        "Image feature grid (B, C, h, w) and pooled features (B, C), before projection: what the local and graph terms read."
         return self.image_encoder(images)
 
-    def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def text_features(self, input_ids: torch.Tensor, # (B, L) token ids
+                      attention_mask: torch.Tensor, # (B, L) 1 for real tokens
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
         "Token states (B, L, D) and pooled features (B, D), before projection."
         return self.text_encoder(input_ids, attention_mask)
+
+    def encode_image(self, images: torch.Tensor, # (B, 1 or 3, S, S) in [0, 1]
+                     normalize: bool = False, # L2-normalise the embeddings
+                    ) -> torch.Tensor:
+        "Projected image embeddings (B, E), open_clip's meaning: `encode_image(x) @ encode_text(t).T` scores pairs."
+        emb = self.image_proj(self.image_features(images.to(self.device))[1])
+        return F.normalize(emb, dim=-1) if normalize else emb
+
+    def encode_text(self, texts: list[str] | Mapping, # report texts (tokenised with the model's tokenizer) or a dict with `input_ids`, `attention_mask`
+                    normalize: bool = False, # L2-normalise the embeddings
+                   ) -> torch.Tensor:
+        "Projected text embeddings (B, E), open_clip's meaning."
+        tk = texts if isinstance(texts, Mapping) else self._tokens(texts)
+        emb = self.text_proj(self.text_features(tk["input_ids"].to(self.device), tk["attention_mask"].to(self.device))[1])
+        return F.normalize(emb, dim=-1) if normalize else emb
 
     def forward(self, batch: dict # from `collate` (tensors on the model's device)
                ) -> dict[str, torch.Tensor]:
         "Embeddings and everything the method's loss terms read, as a dict of named tensors."
         cfg = self.config
-        grid, pooled = self.encode_image(batch["images"])
-        states, text_pooled = self.encode_text(batch["input_ids"], batch["attention_mask"])
+        grid, pooled = self.image_features(batch["images"])
+        states, text_pooled = self.text_features(batch["input_ids"], batch["attention_mask"])
         out = {"image_emb": self.image_proj(pooled), "text_emb": self.text_proj(text_pooled), "logit_scale": self.logit_scale.exp().clamp(max=100.0)}
         if cfg.local:
             out.update(patch_emb=self.patch_proj(grid.flatten(2).transpose(1, 2)), word_emb=self.word_proj(states), word_mask=_word_mask(batch))
@@ -194,13 +312,16 @@ class AlignmentModel(nn.Module):
             out.update(image_proto_scores=F.normalize(out["image_emb"], dim=-1) @ protos.T, text_proto_scores=F.normalize(out["text_emb"], dim=-1) @ protos.T)
         if cfg.graph:
             out.update(graph_outputs(self.text_graph, self.visual_graph, self.visual_graph_head, states, out["text_emb"], grid, out["image_emb"], batch))
+        if len(self.parts):
+            feats = {"image_grid": grid, "image_pooled": pooled, "text_states": states, "text_pooled": text_pooled}
+            for part in self.parts.values(): out.update(part(self, {**feats, **out}, batch))
         return out
 
     @torch.no_grad()
     def embed_images(self, images: torch.Tensor # (B, 1, S, S) in [0, 1]
                     ) -> torch.Tensor:
-        "L2-normalised image embeddings (B, E)."
-        return F.normalize(self.image_proj(self.encode_image(images.to(self.device))[1]), dim=-1)
+        "L2-normalised image embeddings (B, E) for inference: `encode_image(images, normalize=True)` without gradients."
+        return self.encode_image(images, normalize=True)
 
     def _tokens(self, texts: list[str]) -> dict:
         if isinstance(texts, str): raise TypeError("texts must be a list of strings, got one string; wrap it in a list")
@@ -209,9 +330,8 @@ class AlignmentModel(nn.Module):
     @torch.no_grad()
     def embed_texts(self, texts: list[str] # report texts or prompts
                    ) -> torch.Tensor:
-        "L2-normalised text embeddings (B, E)."
-        tk = self._tokens(texts)
-        return F.normalize(self.text_proj(self.encode_text(tk["input_ids"], tk["attention_mask"])[1]), dim=-1)
+        "L2-normalised text embeddings (B, E) for inference: `encode_text(texts, normalize=True)` without gradients."
+        return self.encode_text(texts, normalize=True)
 
     @torch.no_grad()
     def patch_text_similarity(self, images: torch.Tensor, # (B, 1, S, S) in [0, 1]
@@ -219,91 +339,87 @@ class AlignmentModel(nn.Module):
                              ) -> torch.Tensor:
         "Cosine similarity (B, h, w) of `texts[i]` with every patch of `images[i]`."
         if len(texts) != len(images): raise ValueError(f"patch_text_similarity needs one text per image, got {len(texts)} texts for {len(images)} images")
-        grid, _ = self.encode_image(images.to(self.device))
+        grid, _ = self.image_features(images.to(self.device))
         proj = self.patch_proj if self.config.local else self.image_proj
         patches = F.normalize(proj(grid.permute(0, 2, 3, 1)), dim=-1)
         return torch.einsum("bhwe,be->bhw", patches, self.embed_texts(texts))
 
-    def save_pretrained(self, folder: str | os.PathLike # created if needed
-                       ) -> Path:
-        "Write `config.json`, `model.safetensors` and the tokenizer to `folder`."
+    def _save_pretrained(self, save_directory: Path):
+        "Write `config.json`, `model.safetensors` and the tokenizer (the hook `PyTorchModelHubMixin.push_to_hub` saves through)."
         from safetensors.torch import save_model
-        folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+        folder = Path(save_directory); folder.mkdir(parents=True, exist_ok=True)
         text_cfg = self.text_encoder.save_parts(folder/"tokenizer")
-        (folder/"config.json").write_text(json.dumps({"format": "cxr-graphalign/1", "method": self.config.to_dict(), "text_model_config": text_cfg}, indent=2))
         save_model(self, str(folder/"model.safetensors"))
+        cfg = {"format": SAVE_FORMAT, "method": self.config.to_dict(), "text_model_config": text_cfg,
+               "weights_sha256": _file_sha256(folder/"model.safetensors")}   # checked on load: a truncated or altered file is named
+        tmp = folder/f".config.json.tmp-{os.getpid()}"
+        tmp.write_text(json.dumps(cfg, indent=2)); os.replace(tmp, folder/"config.json")
+
+    def save_pretrained(self, save_directory: str | os.PathLike, # created if needed
+                        *, push_to_hub: bool = False, # also upload the folder to the hub (`repo_id`, `token`, ... as `push_to_hub` takes them)
+                        repo_id: str | None = None, # hub repository for `push_to_hub` (default: the folder's name)
+                        **push_to_hub_kwargs,
+                       ) -> Path:
+        "Write `config.json`, `model.safetensors` and the tokenizer to a folder; returns the folder."
+        push_to_hub_kwargs.pop("config", None); push_to_hub_kwargs.pop("model_card_kwargs", None)   # passed by the mixin's push_to_hub
+        folder = Path(save_directory)
+        self._save_pretrained(folder)
+        if push_to_hub: self.push_to_hub(repo_id or folder.name, **push_to_hub_kwargs)
         return folder
 
     @classmethod
-    def from_pretrained(cls, folder: str | os.PathLike # written by `save_pretrained`
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, # a folder written by `save_pretrained`, or a hub id "org/name"
+                        *, force_download: bool = False, token: str | bool | None = None, cache_dir: str | os.PathLike | None = None,
+                        local_files_only: bool = False, revision: str | None = None, **model_kwargs,
                        ) -> "AlignmentModel":
-        "Rebuild a saved model offline from its config and safetensors weights (nothing is unpickled)."
-        from safetensors.torch import load_model
-        folder = Path(folder)
+        "Rebuild a saved model from a local folder (offline) or a hub id (downloaded once); nothing is unpickled."
+        src = str(pretrained_model_name_or_path)
+        if not Path(src).expanduser().is_dir():
+            if Path(src).expanduser().exists() or src.startswith((".", "/", "~")) or src.count("/") != 1 or "\\" in src:
+                raise FileNotFoundError(f"{src} does not hold a saved model (config.json + model.safetensors); create one with model.save_pretrained(folder), or pass a hub id org/name")
+            from huggingface_hub import snapshot_download
+            try: src = snapshot_download(src, allow_patterns=["config.json", "model.safetensors", "tokenizer/*"], revision=revision, cache_dir=cache_dir,
+                                         force_download=force_download, token=token, local_files_only=local_files_only)
+            except Exception as e:
+                raise OSError(f"could not download the model {src!r} from the hub ({type(e).__name__}); without internet, pass a folder "
+                              "written by save_pretrained (copy it from a machine that has the model)") from None
+        folder = Path(src).expanduser()
         if not (folder/"config.json").exists() or not (folder/"model.safetensors").exists():
             raise FileNotFoundError(f"{folder} does not hold a saved model (config.json + model.safetensors); create one with model.save_pretrained(folder)")
-        saved = json.loads((folder/"config.json").read_text())
-        model = cls(saved["method"], text_model_config=saved["text_model_config"], tokenizer_dir=str(folder/"tokenizer"), init_weights=False)
-        load_model(model, str(folder/"model.safetensors"))
+        try: json.loads((folder/"config.json").read_text())
+        except (ValueError, UnicodeDecodeError) as e: raise ValueError(f"{folder/'config.json'} is corrupt ({type(e).__name__}); save the model again") from None
+        return super().from_pretrained(folder, **model_kwargs)
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, **kwargs) -> "AlignmentModel":
+        "Load a local folder (the mixin's hook; `from_pretrained` has downloaded a hub id by then)."
+        folder = Path(model_id)
+        cfg_file, weights = folder/"config.json", folder/"model.safetensors"
+        from safetensors.torch import load_model
+        saved = json.loads(cfg_file.read_text())
+        if not isinstance(saved, dict) or "method" not in saved or "text_model_config" not in saved:
+            raise ValueError(f"{cfg_file} is not a cxr-graphalign model config (no 'method' / 'text_model_config'); pass a folder written by save_pretrained")
+        sha = saved.get("weights_sha256")
+        if sha is not None and _file_sha256(weights) != sha:
+            raise ValueError(f"{weights} does not match the checksum recorded in {cfg_file}: the file is truncated or altered; copy or save it again")
+        method = saved["method"]
+        if saved.get("format") == "cxr-graphalign/1":   # written before the image tower read timm's data config: keep its normalisation
+            image = method.setdefault("image", {})
+            image.update(legacy_normalisation(image.get("in_chans", 1)))
+        model = cls(method, text_model_config=saved["text_model_config"], tokenizer_dir=str(folder/"tokenizer"), init_weights=False)
+        try: load_model(model, str(weights))
+        except Exception as e:
+            raise ValueError(f"{weights} cannot be loaded ({type(e).__name__}: {' '.join(str(e).split())[:200]}); copy or save it again") from None
         return model.eval()
 
-def from_pretrained(folder: str | os.PathLike # written by `AlignmentModel.save_pretrained`
+def _file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""): h.update(b)
+    return h.hexdigest()
+
+def from_pretrained(folder: str | os.PathLike, # written by `AlignmentModel.save_pretrained`, or a hub id "org/name"
+                    **kwargs, # `AlignmentModel.from_pretrained` options: revision, token, cache_dir, local_files_only, ...
                    ) -> AlignmentModel:
-    "Load a saved `AlignmentModel` (config.json + model.safetensors), offline."
-    return AlignmentModel.from_pretrained(folder)
-
-# %% ../../nbs/04b_models.methods.ipynb #2dc9e183
-_METHODS: dict[str, Callable[[], MethodConfig]] = {}
-
-def register_method(name: str | None = None # registry name; default: the function's name with "_" -> "-"
-                   ) -> Callable:
-    "Decorator: register a function that returns a `MethodConfig` (or a dict) as a method preset."
-    def deco(fn):
-        key = name or fn.__name__.replace("_", "-")
-        if key in _METHODS: raise ValueError(f"method {key!r} is already registered")
-        _METHODS[key] = fn
-        return fn
-    return deco
-
-def list_methods() -> list[str]:
-    "Names of the registered method presets."
-    return sorted(_METHODS)
-
-def method_config(name: str, # a registered method
-                  **overrides, # MethodConfig fields; dicts merge into nested configs; "image__name" style keys too
-                 ) -> MethodConfig:
-    "The `MethodConfig` of a preset with `overrides` applied."
-    if name not in _METHODS: raise KeyError(f"unknown method {name!r}; registered methods: {list_methods()}")
-    d = MethodConfig.from_dict(_METHODS[name]()).to_dict()
-    for k, v in overrides.items():
-        path = k.split("__")
-        if len(path) == 1 and isinstance(v, dict) and isinstance(d.get(k), dict) and k not in ("terms", "term_args", "schedule"): d[k].update(v)
-        elif len(path) == 2 and isinstance(d.get(path[0]), dict): d[path[0]][path[1]] = v
-        else: d[k] = v
-    return MethodConfig.from_dict(d)
-
-def create_model(name: str, # a registered method, see `list_methods()`
-                 **overrides, # MethodConfig fields to change
-                ) -> AlignmentModel:
-    "Build the `AlignmentModel` of a method preset."
-    return AlignmentModel(method_config(name, **overrides))
-
-# %% ../../nbs/04b_models.methods.ipynb #2b8b0536
-_TINY = dict(image=dict(name="test_resnet", img_size=128), text=dict(name="scratch", hidden_size=128, num_layers=2, num_heads=2, max_length=128))
-
-def _with_tiny(d: dict) -> dict:
-    "A preset dict with the tiny towers and a smaller embedding."
-    return {**d, "method": d["method"] + "-tiny", "image": {**_TINY["image"]}, "text": {**_TINY["text"]}, "embed_dim": 64,
-            "prototypes": min(d.get("prototypes", 0), 16), **({"proj_hidden": 64} if d.get("proj_hidden") else {})}
-
-def _preset(name: str, d: dict):
-    "Register `name` and `name-tiny` from one preset dict."
-    register_method(name)(lambda: MethodConfig.from_dict(copy.deepcopy(d)))
-    register_method(f"{name}-tiny")(lambda: MethodConfig.from_dict(_with_tiny(copy.deepcopy(d))))
-
-_preset("convirt", dict(method="convirt", proj_hidden=512, temperature=0.1, learn_temperature=False, loss="convirt"))
-_preset("gloria", dict(method="gloria", local=True, loss="gloria"))
-_preset("mgca", dict(method="mgca", local=True, prototypes=500, loss="mgca"))
-_preset("cga", dict(method="cga", graph=True, loss="cga"))
-_preset("asg", dict(method="asg", graph=True, anatomy_span="sentence", loss="custom", terms={"global": 1.0, "anatomy": 1.0}))
-_preset("place", dict(method="place", graph=True, loss="custom", terms={"global": 1.0, "pathology": 1.0}))
+    "Load a saved `AlignmentModel` (config.json + model.safetensors + tokenizer): a local folder offline, or a hub id."
+    return AlignmentModel.from_pretrained(folder, **kwargs)

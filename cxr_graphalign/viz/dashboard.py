@@ -6,7 +6,7 @@ Docs: https://cxr-graphalign.github.io/cxr-graphalign/viz.dashboard.html.md"""
 
 # %% ../../nbs/07c_viz.dashboard.ipynb #f8124ae0
 from __future__ import annotations
-import math
+import math, re
 from pathlib import Path
 
 from fastai.callback.core import Callback
@@ -14,8 +14,8 @@ from fastai.callback.core import Callback
 from .export import enable_colab_widgets
 
 # %% auto #0
-__all__ = ['META_COLUMNS', 'read_metrics', 'normalize_metrics', 'curve_columns', 'dashboard_figure', 'LossDashboard',
-           'LiveDashboard']
+__all__ = ['META_COLUMNS', 'PALETTE', 'read_metrics', 'normalize_metrics', 'curve_columns', 'dashboard_figure', 'LossDashboard',
+           'LiveDashboard', 'dashboard_svg']
 
 # %% ../../nbs/07c_viz.dashboard.ipynb #aed69f3b
 META_COLUMNS = ("step", "epoch", "batch", "split", "stage", "time", "skipped", "lr", "grad_norm", "images_per_s")
@@ -93,6 +93,13 @@ def _curves(df) -> list[tuple[str, str, list, list, int]]:
         d = tr[tr[c].notna()]; out.append((c, "lines", d["step"].tolist(), d[c].tolist(), 2))
     return out
 
+PALETTE = ["#4C78A8", "#F58518", "#E45756", "#72B7B2", "#54A24B", "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC"]
+
+def _colour(colors: dict, name: str) -> str:
+    "The colour of a curve: a loss term, its validation markers and its weight share one."
+    key = name.removeprefix("valid ").split("/")[-1]
+    return colors.setdefault(key, PALETTE[len(colors) % len(PALETTE)])
+
 def dashboard_figure(metrics, # a metrics table (DataFrame / list of rows) or a metrics.csv path / run folder
                      title: str = "training", # figure title
                      log_y: bool = False, # log scale for the loss axis
@@ -102,11 +109,9 @@ def dashboard_figure(metrics, # a metrics table (DataFrame / list of rows) or a 
     from plotly.subplots import make_subplots
     df = read_metrics(metrics) if isinstance(metrics, (str, Path)) else normalize_metrics(metrics)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.06)
-    palette = ["#4C78A8", "#F58518", "#E45756", "#72B7B2", "#54A24B", "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC"]
     colors = {}
     for name, mode, x, y, row in _curves(df):
-        key = name.removeprefix("valid ").split("/")[-1]
-        c = colors.setdefault(key, palette[len(colors) % len(palette)])
+        key, c = name.removeprefix("valid ").split("/")[-1], _colour(colors, name)
         fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=name, line=dict(color=c, width=2 if name == "loss" else 1.5),
                                  marker=dict(color=c, size=8, symbol="diamond"), legendgroup=key), row=row, col=1)
     fig.update_layout(height=520, width=900, title={"text": title}, margin=dict(l=60, r=20, t=80, b=40),
@@ -223,3 +228,42 @@ class LiveDashboard(Callback):
     def after_fit(self):
         if self.unsubscribe is not None: self.unsubscribe(); self.unsubscribe = None
         self.dashboard.redraw()
+
+# %% ../../nbs/07c_viz.dashboard.ipynb #1965ab8d
+def dashboard_svg(metrics, # a metrics table (DataFrame / list of rows) or a metrics.csv path / run folder
+                  title: str = "training", # chart title
+                  log_y: bool = False, # log scale for the loss axis
+                  element_id: str = "curves", # id prefix of the SVG and its curve groups (unique per page)
+                  width: int = 900, height: int = 460, # pixel size
+                 ) -> str:
+    "The dashboard as a static inline `<svg>` (matplotlib): loss terms, cascade weights and stage marks, no JavaScript."
+    import io, matplotlib
+    from matplotlib.figure import Figure
+    df = read_metrics(metrics) if isinstance(metrics, (str, Path)) else normalize_metrics(metrics)
+    curves = _curves(df)
+    rows = 2 if any(r == 2 for *_, r in curves) else 1
+    fig = Figure(figsize=(width / 96, height / 96), dpi=96, layout="constrained")
+    axes = fig.subplots(rows, 1, sharex=True, squeeze=False, height_ratios=[0.7, 0.3][:rows])[:, 0]
+    colors, tex = {}, lambda s: str(s).replace("$", r"\$")
+    for name, mode, x, y, row in curves:
+        c, ax = _colour(colors, name), axes[row - 1]
+        art = (ax.plot(x, y, color=c, lw=2 if name == "loss" else 1.3, label=tex(name))[0] if mode == "lines"
+               else ax.scatter(x, y, color=c, marker="D", s=30, label=tex(name), zorder=3))
+        art.set_gid(f"{element_id}-{name}")
+    for i, (step, st) in enumerate(_stage_changes(df)):
+        if i:
+            for ax in axes: ax.axvline(step, ls="--", color="#888", lw=1)
+        axes[0].annotate(tex(_short_stage(st)), xy=(step, 1), xycoords=("data", "axes fraction"), xytext=(2, 2 + 11 * (i % 2)),
+                         textcoords="offset points", fontsize=8, color="#555")
+    axes[0].set_ylabel("loss"); axes[0].set_yscale("log" if log_y else "linear")
+    if rows == 2: axes[1].set_ylabel("weight")
+    axes[-1].set_xlabel("optimizer step")
+    for ax in axes: ax.grid(alpha=.25); ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle(tex(title), x=0.02, ha="left", fontsize=12)
+    fig.legend(loc="outside right upper", fontsize=8, frameon=False)
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": element_id}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", buf.getvalue(), flags=re.S)
+    svg = re.sub(r"font-family: [^;\"]*", "font-family: sans-serif", svg[svg.index("<svg"):])   # one short font list per text
+    return svg.replace("<svg ", f'<svg id="{element_id}" style="max-width:100%;height:auto" ', 1)

@@ -67,14 +67,36 @@ def _as_sections(sections):
         out.append((heading, frag if isinstance(frag, Fragment) else Fragment(str(frag))))
     return out
 
+_DEFERRED = "text/x-cga-deferred"
+_RUN_DEFERRED = """(function(){
+  var done = false;
+  function run(){
+    if (done) return; done = true;
+    document.querySelectorAll('script[type="%s"]').forEach(function(s){
+      var n = document.createElement("script"); n.text = s.text; s.parentNode.replaceChild(n, s); });
+    document.documentElement.dataset.scriptsRun = "1";
+  }
+  if (window.requestAnimationFrame) requestAnimationFrame(function(){ setTimeout(run, 0); });
+  setTimeout(run, 100);   // rAF never fires in an off-screen frame: run anyway
+})();""" % _DEFERRED
+
+def _defer(markup: str) -> str:
+    "Mark the plain inline scripts of `markup` to run after the first paint (see `page`)."
+    def tag(m):   # a whole <script>...</script> block, as the HTML parser delimits it: text inside is never touched
+        return re.sub(r'^<script(\s+type="text/javascript")?>', f'<script type="{_DEFERRED}">', m.group(0))
+    return re.sub(r"<script\b[^>]*>.*?</script>", tag, markup, flags=re.S)
+
 def page(sections, # a Fragment, an HTML string, or a list of them or of (heading, Fragment) pairs
          title: str = "cxr-graphalign", # the page title (escaped)
+         defer_scripts: bool = True, # run the libraries and the fragments' scripts after the text has painted
         ) -> str:
     "A complete, self-contained offline HTML document made of `sections`; each needed library inlined once."
     secs = _as_sections(sections)
     libs = list(dict.fromkeys(l for _, f in secs for l in f.libs))
     head = "\n".join(library_tags(l) for l in libs)
     body = "\n".join(f"<section>{f'<h2>{html.escape(h)}</h2>' if h else ''}{f.html}</section>" for h, f in secs)
+    if defer_scripts and "<script" in head + body:
+        head, body = _defer(head), _defer(body) + f"\n<script>{_RUN_DEFERRED}</script>"
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -138,12 +160,19 @@ def gray_uint8(image, # (C, S, S) / (S, S) / (S, S, C) image, tensor or array, i
     return (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
 
 def image_data_uri(img, # HxW (grey) or HxWx3/4 (RGB/RGBA) array: uint8, or float in [0, 1]
+                   format: str = "png", # "png" (lossless), "jpeg" or "webp" (lossy, several times smaller for heatmaps)
+                   quality: int = 85, # JPEG / WebP quality
                   ) -> str:
-    "A PNG `data:` URI of an image array."
+    "A `data:` URI of an image array (PNG, JPEG or WebP)."
     from PIL import Image
     a = np.asarray(img)
     if a.dtype != np.uint8: a = (np.clip(a.astype(np.float32), 0, 1)*255).round().astype(np.uint8)
     if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
     if a.ndim not in (2, 3): raise ValueError(f"image must be HxW or HxWxC, got shape {a.shape}")
-    buf = io.BytesIO(); Image.fromarray(a).save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    fmt = format.lower().replace("jpg", "jpeg")
+    if fmt not in ("png", "jpeg", "webp"): raise ValueError(f"format must be 'png', 'jpeg' or 'webp', got {format!r}")
+    im = Image.fromarray(a)
+    if fmt == "jpeg" and im.mode == "RGBA": im = im.convert("RGB")
+    buf = io.BytesIO()
+    im.save(buf, format=fmt.upper(), **({"optimize": True} if fmt == "png" else {"quality": int(quality)}))
+    return f"data:image/{fmt};base64," + base64.b64encode(buf.getvalue()).decode("ascii")

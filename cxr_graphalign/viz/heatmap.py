@@ -16,7 +16,7 @@ from .export import Fragment, enable_colab_widgets, gray_uint8, image_data_uri, 
 
 # %% auto #0
 __all__ = ['graph_queries', 'similarity_maps', 'heatmap_traces', 'heatmap_figure', 'HeatmapExplorer', 'overlay_rgb',
-           'heatmap_fragment', 'heatmap_html']
+           'outline_mask', 'colour_scale_html', 'heatmap_fragment', 'heatmap_html']
 
 # %% ../../nbs/07a_viz.heatmap.ipynb #987a7b2e
 def graph_queries(graph, # a `ReportGraph`
@@ -159,11 +159,38 @@ def overlay_rgb(image, # (C, S, S) / (S, S) image
     out = (1 - a) * g[..., None] + a * rgb
     return (out.clip(0, 1) * 255).round().astype(np.uint8)
 
+def outline_mask(rgb: np.ndarray, # (S, S, 3) uint8 picture, e.g. from `overlay_rgb`
+                 mask, # (S, S) bool ground-truth mask (or None: nothing drawn)
+                 color: tuple = (255, 255, 255), # outline colour
+                ) -> np.ndarray:
+    "A copy of `rgb` with the one-pixel boundary of `mask` drawn in `color` (its inside stays visible)."
+    out = np.array(rgb, copy=True)
+    if mask is None: return out
+    m = np.asarray(mask, bool)
+    if m.shape != out.shape[:2]: raise ValueError(f"mask {m.shape} does not match the picture {out.shape[:2]}")
+    p = np.pad(m, 1)
+    inner = p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]   # all four neighbours inside
+    out[m & ~inner] = color
+    return out
+
+def colour_scale_html(lo: float, hi: float, # the values at both ends of the scale
+                      cmap: str = "jet", # matplotlib colour map
+                      label: str = "cosine similarity", # what the colour means
+                      width: int = 360, # pixel width
+                     ) -> str:
+    "A horizontal colour bar (CSS gradient sampled from `cmap`) with its end values, for a pre-rendered heatmap."
+    import matplotlib
+    stops = ", ".join(matplotlib.colors.to_hex(matplotlib.colormaps[cmap](t)) for t in np.linspace(0, 1, 9))
+    return (f'<div class="cga-scale" style="width:{int(width)}px;font-size:11px;color:#555">'
+            f'<div style="height:8px;background:linear-gradient(to right, {stops})"></div>'
+            f'<div style="display:flex;justify-content:space-between"><span>{lo:.2f}</span><span>{html.escape(label)}</span>'
+            f'<span>{hi:.2f}</span></div></div>')
+
 _HEATMAP_JS = """(function(){
   var id = %(id)s, d = %(data)s, root = document.getElementById(id);
   var sel = root.querySelector("select"), caption = root.querySelector(".cga-hm-caption");
   function show(i){
-    d.panels.forEach(function(p, k){ root.querySelector('img[data-panel="' + k + '"]').src = p[i]; });
+    d.panels.forEach(function(p, k){ root.querySelector('img[data-panel="' + k + '"]').src = d.images[p[i]]; });
     caption.textContent = d.labels[i]; root.dataset.selected = String(i);
   }
   sel.addEventListener("change", function(){ show(+sel.value); });
@@ -177,29 +204,42 @@ def heatmap_fragment(image, # (C, S, S) / (S, S) image
                      index: int = 0, # the query shown first
                      display_size: int = 360, # pixel width of each picture
                      alpha: float = 0.6, # overlay opacity at the highest similarity
+                     masks: list | None = None, # per query an (S, S) bool ground-truth mask to outline, or None
+                     cmap: str = "jet", # matplotlib colour map of the overlay and its colour scale
+                     scale_label: str = "cosine similarity", # what the colour scale measures
+                     format: str = "jpeg", # picture format: "jpeg", "webp" or "png" (see `image_data_uri`)
                     ) -> Fragment:
-    "An offline HTML fragment: a `<select>` of queries and pre-rendered heatmap PNGs (one per panel)."
+    "An offline HTML fragment: a `<select>` of queries, pre-rendered heatmaps (one per panel, each picture stored once) and a colour scale."
     if not re.fullmatch(r"[A-Za-z][\w-]*", element_id): raise ValueError(f"element_id must be an HTML id like 'cga-heatmap', got {element_id!r}")
     panels = panels if isinstance(panels, dict) else {"region–sentence similarity": panels}
     for name, m in panels.items():
         if len(m) != len(labels): raise ValueError(f"panel {name!r} has {len(m)} maps for {len(labels)} labels")
-    uris = []
+    if masks is not None and len(masks) != len(labels): raise ValueError(f"got {len(masks)} masks for {len(labels)} labels")
+    images, seen, idx, scales = [], {}, [], []
     for m in panels.values():
         m = torch.as_tensor(m).float()
         zr = (float(m.min()), float(m.max()))
-        uris.append([image_data_uri(overlay_rgb(image, m[i], zr, alpha)) for i in range(len(m))])
+        scales.append(zr)
+        row = []
+        for i in range(len(m)):
+            uri = image_data_uri(outline_mask(overlay_rgb(image, m[i], zr, alpha, cmap), None if masks is None else masks[i]), format=format)
+            if uri not in seen: seen[uri] = len(images); images.append(uri)   # a picture repeated across queries is stored once
+            row.append(seen[uri])
+        idx.append(row)
     opts = "".join(f'<option value="{i}"{" selected" if i == index else ""}>{html.escape(_shorten(l, 110))}</option>'
                    for i, l in enumerate(labels))
-    figs = "".join(f'<figure style="margin:0;display:inline-block;vertical-align:top"><img data-panel="{k}" alt="{html.escape(name)}" '
+    figs = "".join(f'<figure style="margin:0 8px 0 0;display:inline-block;vertical-align:top"><img data-panel="{k}" alt="{html.escape(name)}" '
                    f'width="{int(display_size)}" height="{int(display_size)}" style="image-rendering:auto;border:1px solid #ccc">'
-                   f'<figcaption style="font-size:12px;color:#555;text-align:center">{html.escape(name)}</figcaption></figure> '
+                   f'<figcaption style="font-size:12px;color:#555;text-align:center">{html.escape(name)}</figcaption>'
+                   f'{colour_scale_html(*scales[k], cmap, scale_label, display_size)}</figure>'
                    for k, name in enumerate(panels))
+    note = " White outline: the ground-truth mask of the finding." if masks is not None and any(x is not None for x in masks) else ""
     markup = (f'<div class="cga-heatmap" id="{element_id}" data-selected="{int(index)}">'
               f'<label style="font-size:13px">query <select style="max-width:100%;font-size:13px">{opts}</select></label>'
               f'<p class="cga-hm-caption" style="font-size:14px;min-height:1.4em"></p>{figs}'
-              f'<p style="font-size:11px;color:#777">blue = low, red = high similarity (range of each panel shared by all queries)</p></div>'
-              f"<script>{_HEATMAP_JS % {'id': script_json(element_id), 'data': script_json({'labels': list(labels), 'panels': uris})}}</script>")
-    return Fragment(markup, height=int(display_size) + 170)
+              f'<p style="font-size:11px;color:#777">Each panel\'s colour range is shared by all its queries.{note}</p></div>'
+              f"<script>{_HEATMAP_JS % {'id': script_json(element_id), 'data': script_json({'labels': list(labels), 'images': images, 'panels': idx})}}</script>")
+    return Fragment(markup, height=int(display_size) + 200)
 
 # %% ../../nbs/07a_viz.heatmap.ipynb #55bea228
 def heatmap_html(model, # a model with `patch_text_similarity`
