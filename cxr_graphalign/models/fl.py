@@ -114,10 +114,12 @@ class KeySemanticsMLM(Part):
                  heads: int = 4, # attention heads of the fusion layer
                  layers: int = 1, # fusion decoder layers
                  max_nodes: int = 64, # graph nodes read per report for the key tokens
+                 share: float = 1.0, # share of the reports with key tokens that get the masked pass (1: all, as in the paper)
                 ):
         super().__init__(config, image_dim, text_dim)
+        if not 0 < share <= 1: raise ValueError(f"key_mlm share must be in (0, 1], got {share}")
         D = text_dim
-        self.top_k, self.max_nodes = top_k, max_nodes
+        self.top_k, self.max_nodes, self.share = top_k, max_nodes, share
         self.memory_proj = nn.Linear(image_dim, D)
         self.view_embed = nn.Parameter(torch.zeros(2, D))
         self.fusion = nn.TransformerDecoder(nn.TransformerDecoderLayer(D, heads, 4 * D, dropout=0.0, batch_first=True, norm_first=True), layers)
@@ -128,11 +130,17 @@ class KeySemanticsMLM(Part):
         if mask_id is None: raise ValueError(f"the text tokenizer of {model.text_encoder.name!r} has no mask token; the key_mlm part needs one (BERT-style tokenizers have [MASK])")
         graphs = _graphs(samples, batch)
         mask = key_token_mask(graphs, batch["offset_mapping"], self.max_nodes)
-        out = {"graphs": graphs, "mlm_mask": mask, "mlm_input_ids": batch["input_ids"].masked_fill(mask, mask_id)}
+        rows = mask.any(1).nonzero().squeeze(1)   # a report without key tokens has nothing to predict: it skips the masked pass
+        if self.share < 1 and len(rows):   # a random share of them (the DataLoader's seeded RNG): fewer second text passes
+            rows = rows[torch.randperm(len(rows))[:max(1, round(self.share * len(rows)))]].sort().values
+            mask = mask & torch.zeros(len(mask), dtype=torch.bool).index_fill(0, rows, True)[:, None]
+        out = {"graphs": graphs, "mlm_mask": mask, "mlm_rows": rows, "mlm_input_ids": batch["input_ids"].masked_fill(mask, mask_id)}
         return out if "lateral_mask" in batch else {**out, **collate_laterals(samples)}
 
     def forward(self, model, feats, batch):
-        states, _ = model.text_features(batch["mlm_input_ids"], batch["attention_mask"])
+        rows = batch["mlm_rows"] if "mlm_rows" in batch else batch["mlm_mask"].any(1).nonzero().squeeze(1)
+        attention = batch["attention_mask"][rows]
+        states, _ = model.text_features(batch["mlm_input_ids"][rows], attention)   # the second text pass: masked reports only
         frontal_grid = feats["image_grid"]
         lateral_grid = feats["fl_lateral_grid"] if "fl_lateral_grid" in feats else _lateral_grid(model, batch, frontal_grid)
         text = feats["text_emb"].detach()
@@ -142,10 +150,10 @@ class KeySemanticsMLM(Part):
         k = sel_f.shape[1]
         no_lateral = ~batch["lateral_mask"].bool()
         memory_pad = torch.cat([torch.zeros_like(no_lateral)[:, None].expand(-1, k), no_lateral[:, None].expand(-1, k)], 1)
-        h = self.fusion(states, memory, tgt_key_padding_mask=~batch["attention_mask"].bool(), memory_key_padding_mask=memory_pad)
-        sel = batch["mlm_mask"]
+        h = self.fusion(states, memory[rows], tgt_key_padding_mask=~attention.bool(), memory_key_padding_mask=memory_pad[rows])
+        sel = batch["mlm_mask"][rows]
         words = model.text_encoder.model.get_input_embeddings().weight
-        return {"mlm_logits": self.head(h[sel]) @ words.T, "mlm_labels": batch["input_ids"][sel], "mlm_patches": torch.stack([idx_f, idx_l])}
+        return {"mlm_logits": self.head(h[sel]) @ words.T, "mlm_labels": batch["input_ids"][rows][sel], "mlm_patches": torch.stack([idx_f, idx_l])}
 
 # %% ../../nbs/04f_models.fl.ipynb #54f98974
 @register_loss_term("fl_view", needs="frontal_lateral")
