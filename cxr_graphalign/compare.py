@@ -14,11 +14,12 @@ import numpy as np
 import torch
 
 from .core import set_seed, default_device
+from .validate import COUNT, PHANTOM_SIDE, SIDE, LEARNING_RATE, CLIError, out_folder, device_name, folder_lock
 
 # %% auto #0
-__all__ = ['CompareConfig', 'Scored', 'seed_ci', 'bootstrap_seed_mean', 'compare_data', 'pretrain_run', 'evaluate_run',
-           'chance_scores', 'summarise_runs', 'verdict', 'markdown_table', 'figure_html', 'write_results',
-           'run_compare', 'add_compare_args', 'compare_main']
+__all__ = ['RESULT_FILES', 'CompareConfig', 'Scored', 'seed_ci', 'bootstrap_seed_mean', 'compare_data', 'pretrain_run',
+           'evaluate_run', 'chance_scores', 'summarise_runs', 'verdict', 'markdown_table', 'figure_html',
+           'write_results', 'run_compare', 'earlier_comparison', 'add_compare_args', 'compare_main']
 
 # %% ../nbs/08_compare.ipynb #739fa3ba
 @dataclass
@@ -161,6 +162,8 @@ def pretrain_run(method: str, # a registry name (`list_methods()`)
     "Pretrain `method` with the comparison's budget and `seed`; returns the model in eval mode; KeyboardInterrupt if a signal stopped it."
     from cxr_graphalign.models import create_model
     from cxr_graphalign.train import pretrain_dataloaders, pretrain_learner, model_views
+    from cxr_graphalign.train.cli import clear_run_folder
+    clear_run_folder(out)   # a fresh run: metrics or checkpoints of an earlier one never mix with this one's
     set_seed(seed)
     model = create_model(method, image__img_size=cfg.size).to(device or "cpu")
     if "lateral" in model_views(model):   # a multi-view method: the same phantoms with their lateral films
@@ -447,32 +450,45 @@ def run_compare(cfg: CompareConfig, # methods, seeds and budget
     return {"rows": rows, "paired": paired, "models": models, "data": data, "seconds": seconds, "files": files}
 
 # %% ../nbs/08_compare.ipynb #7fbf74c2
+RESULT_FILES = ("compare.csv", "paired.csv", "compare.md", "compare.html", "compare.json")
+
+def earlier_comparison(out # the --out folder
+                      ) -> list[str]:
+    "What an earlier comparison left in `out`: its result files and run folders (METHOD/seedK)."
+    out = Path(out)
+    runs = sorted({str(p.parent.relative_to(out)) for n in ("metrics.csv", "model", "checkpoints") for p in out.glob(f"*/seed*/{n}")})
+    return [n for n in RESULT_FILES if (out/n).exists()] + runs
+
 def add_compare_args(p: argparse.ArgumentParser):
     "Arguments of `cxr-graphalign compare`."
     p.add_argument("--methods", nargs="+", default=None, help="methods to compare (registry names; default: convirt-tiny cga-tiny)")
-    p.add_argument("--seeds", type=int, default=3, help="number of pretraining seeds per method (0, 1, ...; default 3)")
+    p.add_argument("--seeds", type=COUNT, default=3, help="pretraining seeds per method, 0, 1, ... (default 3; 3 or more for confidence intervals)")
     p.add_argument("--baseline", default=None, help="method every other one is tested against (default: the first of --methods)")
     p.add_argument("--quick", action="store_true", help="a few minutes on a 2-core CPU (the default budget is sized for a GPU)")
-    p.add_argument("--out", default="runs/compare", help="folder for the runs and compare.csv/.md/.html (default runs/compare)")
-    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    p.add_argument("--out", type=out_folder, default="runs/compare", help="folder for the runs and compare.csv/.md/.html (default runs/compare)")
+    p.add_argument("--overwrite", action="store_true", help="replace the comparison already in --out (its runs and tables)")
+    p.add_argument("--device", type=device_name, default=None, help="cpu, cuda, mps (default: the best available)")
     p.add_argument("--no-covid", action="store_true", help="phantoms only (skip the covid-cxr probe, lung U-Net and lung boxes)")
-    for name, kind, what in (("n-train", int, "phantoms pretrained on"), ("n-test", int, "held-out phantoms"), ("size", int, "phantom side in px"),
-                             ("epochs", int, "pretraining epochs"), ("batch-size", int, "pretraining batch size"), ("lr", float, "peak learning rate"),
-                             ("covid-size", int, "covid-cxr image side (multiple of 32)"), ("covid-epochs", int, "U-Net / detector epochs"),
-                             ("n-boot", int, "bootstrap draws over test items"), ("n-chance", int, "draws of each chance model")):
+    for name, kind, what in (("n-train", COUNT, "phantoms pretrained on"), ("n-test", COUNT, "held-out phantoms"), ("size", PHANTOM_SIDE, "phantom side in px"),
+                             ("epochs", COUNT, "pretraining epochs"), ("batch-size", COUNT, "pretraining batch size"), ("lr", LEARNING_RATE, "peak learning rate"),
+                             ("covid-size", SIDE, "covid-cxr image side (multiple of 32)"), ("covid-epochs", COUNT, "U-Net / detector epochs"),
+                             ("n-boot", COUNT, "bootstrap draws over test items"), ("n-chance", COUNT, "draws of each chance model")):
         p.add_argument(f"--{name}", type=kind, default=None, help=f"override the budget: {what}")
 
 def compare_main(args) -> int:
     "Run `cxr-graphalign compare`; prints the markdown table and where the files went. Exit 2 on bad input."
     kw = {k: getattr(args, k) for k in ("n_train", "n_test", "size", "epochs", "batch_size", "lr", "covid_size", "covid_epochs", "n_boot", "n_chance") if getattr(args, k) is not None}
-    if args.seeds < 1: print(f"compare: --seeds {args.seeds}: need at least 1 (3 or more for confidence intervals)", file=sys.stderr); return 2
     kw.update(seeds=tuple(range(args.seeds)), baseline=args.baseline, covid=not args.no_covid)
     if args.methods: kw["methods"] = tuple(args.methods)
     cfg = (CompareConfig.quick if args.quick else CompareConfig.full)(**kw)
     torch.set_num_threads(min(torch.get_num_threads(), 4))
+    found = earlier_comparison(args.out)
+    if found and not args.overwrite:
+        raise CLIError(f"--out {args.out} already holds a comparison ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''}); "
+                       f"pass --overwrite to replace it, or another --out")
     t0 = time.time()
-    try: res = run_compare(cfg, args.out, args.device, progress=lambda s: print(f"[{time.time() - t0:5.0f} s] {s}", flush=True))
-    except (FileNotFoundError, ValueError) as e: print(f"compare: {e}", file=sys.stderr); return 2
+    with folder_lock(args.out, "compare"):   # a second comparison into the same folder is refused while this one runs
+        res = run_compare(cfg, args.out, args.device, progress=lambda s: print(f"[{time.time() - t0:5.0f} s] {s}", flush=True))
     print(res["files"]["markdown"].read_text())
     print(f"compare: {len(cfg.methods)} methods x {len(cfg.seeds)} seeds in {time.time() - t0:.0f} s; wrote " + ", ".join(str(p) for p in res["files"].values()))
     return 0

@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .core import set_seed, default_device
-from .validate import COUNT, SEED, out_folder, in_folder, device_name
+from .validate import COUNT, SEED, CLIError, out_folder, in_folder, device_name
 
 # %% auto #0
 __all__ = ['EXPLAIN', 'DemoConfig', 'compare_config', 'parse_stage', 'covid_splits', 'pretrain_stage', 'evaluation_data',
@@ -90,6 +90,8 @@ def pretrain_stage(method: str, # a registry name, e.g. "cga-tiny"
     "Pretrain `method` on `train_ds` with the demo budget; returns the trained model (in eval mode); KeyboardInterrupt if a signal stopped it."
     from cxr_graphalign.models import create_model
     from cxr_graphalign.train import pretrain_dataloaders, pretrain_learner
+    from cxr_graphalign.train.cli import clear_run_folder
+    clear_run_folder(out)   # a fresh run: an earlier run's metrics or checkpoints never mix with this one's
     set_seed(cfg.seed)
     model = create_model(method).to(device or "cpu")
     dls = pretrain_dataloaders(train_ds, model, batch_size=cfg.batch_size, seed=cfg.seed)
@@ -341,6 +343,7 @@ def add_demo_args(p: argparse.ArgumentParser):
     "Arguments of `cxr-graphalign demo`."
     p.add_argument("--out", type=out_folder, default="runs/demo", help="folder for the runs and index.html (default: runs/demo)")
     p.add_argument("--quick", action="store_true", help="the same steps in about a minute (small budget)")
+    p.add_argument("--overwrite", action="store_true", help="replace the demo already in --out (its page, results and runs)")
     p.add_argument("--data", default="phantom", choices=["phantom", "covid-cxr"], help="phantoms from real IU reports (default) or real covid-cxr radiographs")
     p.add_argument("--root", type=in_folder, default=None, help="the covid-cxr folder, with --data covid-cxr")
     p.add_argument("--device", type=device_name, default=None, help="cpu, cuda, mps (default: the best available)")
@@ -363,6 +366,12 @@ def demo_main(args) -> int:
     "Run `cxr-graphalign demo`; the last line printed is the page's path. Exit 130 on SIGINT/SIGTERM, with no page written."
     base = DemoConfig.quick if args.quick else DemoConfig.full
     kw = {"seed": args.seed, **({"epochs": args.epochs} if args.epochs else {}), **({"seeds": args.seeds} if args.seeds else {})}
+    from cxr_graphalign.compare import earlier_comparison
+    out = Path(args.out)
+    found = [n for n in ("index.html", "results.json") if (out/n).exists()] + earlier_comparison(out) + [m for m in ("convirt-tiny", "cga-tiny") if (out/m/"metrics.csv").exists()]
+    if found and not args.overwrite:
+        raise CLIError(f"--out {out} already holds a demo ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''}); "
+                       f"pass --overwrite to replace it, or another --out")
     _SIGNALS_SEEN.clear()
     old = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}   # both stop the demo (training stages finish their step first)
     try: page = run_demo(args.out, data=args.data, root=args.root, device=args.device, config=base(**kw))

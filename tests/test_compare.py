@@ -48,7 +48,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     r = subprocess.run([*CLI, "--quick", "--baseline", "mgca-tiny", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "--baseline mgca-tiny" in r.stderr and "Traceback" not in r.stderr
     r = subprocess.run([*CLI, "--quick", "--seeds", "0", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and "--seeds 0" in r.stderr
+    assert r.returncode == 2 and "--seeds" in r.stderr and "got 0" in r.stderr
 
 
 @pytest.mark.skipif(COVID is None, reason="covid-cxr data not found beside the checkout")
@@ -68,3 +68,32 @@ def test_evaluating_at_a_fraction_trains_on_exactly_the_published_file(monkeypat
     assert len(seen) == 2
     for idx in seen: assert {studies[i].study_id for i in idx} == listed & usable
     if fraction == 0.01: assert listed <= usable  # at 1 %: exactly the listed studies
+
+
+@pytest.mark.parametrize("command", ["compare", "demo"])
+def test_an_earlier_comparison_or_demo_is_not_overwritten_without_overwrite(tmp_path, command):
+    "A second `compare` / `demo` into a folder that holds one refuses in one line naming --overwrite, and leaves it as it was."
+    out = tmp_path / "out"
+    (out / "convirt-tiny" / "seed0").mkdir(parents=True)
+    (out / "convirt-tiny" / "seed0" / "metrics.csv").write_text("step,loss\n1,0.5\n")
+    (out / "compare.json").write_text("{}")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    r = subprocess.run([sys.executable, "-m", "cxr_graphalign.cli", command, "--quick", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "--overwrite" in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".cxr-graphalign.lock"} == before
+
+
+def test_a_run_folder_reused_by_compare_holds_only_the_new_run(tmp_path):
+    "`pretrain_run` into a folder with an earlier run's metrics and checkpoints: only the new run's rows and checkpoints remain."
+    from cxr_graphalign.compare import CompareConfig, pretrain_run
+    from cxr_graphalign.data.phantom import PhantomDataset
+    out = tmp_path / "convirt-tiny" / "seed0"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "metrics.csv").write_text("step,epoch,batch,split,loss\n999,9,0,train,0.123\n")
+    (out / "checkpoints" / "step-00000999.pt").write_bytes(b"old")
+    from torch.utils.data import Subset
+    ds = Subset(PhantomDataset("iu", size=32, seed=0, masks=False), range(8))
+    pretrain_run("convirt-tiny", ds, CompareConfig(size=32, epochs=1, batch_size=4), 0, out, "cpu")
+    steps = pd.read_csv(out / "metrics.csv")["step"].tolist()
+    assert 999 not in steps and steps == sorted(steps) and steps, steps
+    assert not (out / "checkpoints" / "step-00000999.pt").exists()
