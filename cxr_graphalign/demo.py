@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .core import set_seed, default_device
-from .validate import COUNT, SEED, CLIError, out_folder, in_folder, device_name
+from .validate import COUNT, SEED, CLIError, out_folder, in_folder, device_name, folder_lock
 
 # %% auto #0
 __all__ = ['EXPLAIN', 'DemoConfig', 'compare_config', 'parse_stage', 'covid_splits', 'pretrain_stage', 'evaluation_data',
@@ -374,7 +374,9 @@ def demo_main(args) -> int:
                        f"pass --overwrite to replace it, or another --out")
     _SIGNALS_SEEN.clear()
     old = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}   # both stop the demo (training stages finish their step first)
-    try: page = run_demo(args.out, data=args.data, root=args.root, device=args.device, config=base(**kw))
+    try:
+        with folder_lock(out, "demo"):   # a second demo into the same folder is refused while this one runs
+            page = run_demo(args.out, data=args.data, root=args.root, device=args.device, config=base(**kw))
     except KeyboardInterrupt as e:
         print(f"\ncxr-graphalign demo: interrupted ({e or 'SIGINT'}); no page was written: run the demo again for one", file=sys.stderr)
         return 130

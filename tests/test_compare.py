@@ -97,3 +97,14 @@ def test_a_run_folder_reused_by_compare_holds_only_the_new_run(tmp_path):
     steps = pd.read_csv(out / "metrics.csv")["step"].tolist()
     assert 999 not in steps and steps == sorted(steps) and steps, steps
     assert not (out / "checkpoints" / "step-00000999.pt").exists()
+
+
+@pytest.mark.parametrize("command", ["compare", "demo"])
+def test_a_folder_in_use_by_another_run_is_refused(tmp_path, command):
+    "While another run holds the folder's lock, `compare` / `demo` into it exits 2 in one line and writes nothing."
+    from cxr_graphalign.validate import folder_lock
+    out = tmp_path / "out"
+    with folder_lock(out, command):
+        r = subprocess.run([sys.executable, "-m", "cxr_graphalign.cli", command, "--quick", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "in use" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert [p.name for p in out.iterdir()] == [".cxr-graphalign.lock"]

@@ -52,3 +52,15 @@ def test_bad_terms_exit_2_with_one_line(tmp_path):
                       (["--method", "convirt-tiny+cga-tiny"], "cannot combine convirt-tiny+cga-tiny: proj_hidden is 64 in convirt-tiny but None in cga-tiny")]:
         r = _pretrain(*args, "--data", "phantom", "--out", tmp_path / "run")
         assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+
+
+def test_pretrain_help_lists_every_method_and_loss_term_from_the_registry():
+    "`pretrain --help` names what `--method` and `--terms` accept, generated from the registries (nothing hand-listed)."
+    import re
+    from cxr_graphalign.models import list_methods
+    from cxr_graphalign.models.methods import loss_terms
+    r = subprocess.run([sys.executable, "-m", "cxr_graphalign.cli", "pretrain", "--help"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    words = set(re.findall(r"[\w+-]+", r.stdout))
+    missing = [t for t in loss_terms() if t not in words] + [m for m in list_methods() if not m.endswith("-tiny") and m not in words]
+    assert not missing, f"not in pretrain --help: {missing}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a user of `pip install cxr-graphalign` meets first, checked in the virtual environment given as $1, which holds
 # only the base install (the built wheel, no dev extras): the console script, every subcommand's --help, `graph` on a
-# report, `demo --quick` end to end with its page under 3 MB, and a notebook run top to bottom without nbdev.
+# report, `demo --quick` end to end with its page under 3 MB, the lung U-Net of `evaluate` on real covid-cxr images (when
+# ../shared/data holds them), and a notebook run top to bottom without nbdev.
 # Used by .ci/run; any failure exits non-zero.
 set -euo pipefail
 VENV="${1:?usage: tools/check_installed.sh VENV (a virtual environment with the wheel installed)}"
@@ -36,6 +37,13 @@ tail -1 "$WORK/demo.log"
 bytes=$(stat -c %s "$WORK/demo/index.html")
 [ "$bytes" -le 3000000 ] || { echo "demo page is $bytes bytes, over the 3 MB bound"; exit 1; }
 echo "cxr-graphalign demo --quick: ok ($bytes bytes)"
+
+COVID="$ROOT/../shared/data/covid-cxr"
+if [ -d "$COVID" ]; then   # segmentation-models-pytorch is a base dependency: `compare` and `evaluate --task segmentation` need it
+  "$CLI" evaluate --checkpoint random:convirt-tiny --task segmentation --root "$COVID" --limit 32 --image-size 64 --epochs 1 --seeds 0 \
+    --results "$WORK/seg.csv" > "$WORK/seg.log" 2>&1 || { tail -20 "$WORK/seg.log"; exit 1; }
+  echo "cxr-graphalign evaluate --task segmentation: ok"
+fi
 
 "$VENV/bin/python" "$ROOT/tools/run_notebook.py" "$ROOT/nbs/01b_graph.parse.ipynb"
 echo "installed wheel: ok"

@@ -83,8 +83,11 @@ def phantom_generation(model, # an `AlignmentModel` with a generation decoder (H
     from cxr_graphalign.data.phantom import PhantomDataset
     from cxr_graphalign.models.hybridmed import generate_impressions, hybridmed_part, report_sections
     hybridmed_part(model)   # fail before rendering anything when the model cannot generate
+    from cxr_graphalign.data.splits import phantom_split_of
     ds = PhantomDataset("iu", size=image_size, seed=seed, masks=False)
-    samples = [ds[i] for i in range(len(ds) - 1, -1, -1) if report_sections({"text": ds.texts[i]})["impression"]][:n] if n else []
+    split = phantom_split_of(ds.ids)   # the published phantom test split: no pretraining run has seen these reports
+    held_out = [i for i in range(len(ds)) if split.get(ds.ids[i]) == "test" and report_sections({"text": ds.texts[i]})["impression"]]
+    samples = [ds[i] for i in held_out[:n]] if n else []
     if len(samples) < 2: raise ValueError(f"--limit {n}: generation needs at least 2 phantoms")
     refs = [report_sections(s)["impression"] for s in samples]
     hyps = generate_impressions(model, torch.stack([s["image"] for s in samples]), beam_size=beam_size)

@@ -6,11 +6,11 @@ Docs: https://cxr-graphalign.github.io/cxr-graphalign/evaluate.suite.html.md"""
 
 # %% ../../nbs/06f_evaluate.suite.ipynb #3696b2c0
 from __future__ import annotations
-import argparse, json, time
+import argparse, json, sys, time
 from pathlib import Path
 import numpy as np
 
-from ..validate import SIDE, COUNT, SEED, FRACTION, in_folder, out_file, out_folder
+from ..validate import SIDE, COUNT, SEED, FRACTION, CLIError, in_folder, out_file, out_folder
 
 # %% auto #0
 __all__ = ['TASKS', 'RESULT_COLUMNS', 'SUITES', 'TASK_DATA', 'ANCHOR_COLUMNS', 'append_results', 'read_results',
@@ -216,23 +216,22 @@ def add_evaluate_args(p: argparse.ArgumentParser):
 def evaluate_main(args) -> int:
     "Run the task(s), append to the results CSV, print the paper-style table."
     if (args.task is None) == (args.suite is None):
-        print("evaluate: pass exactly one of --task NAME or --suite mgca"); return 2
+        raise CLIError("pass exactly one of --task NAME or --suite mgca")
     import torch
     torch.set_num_threads(min(torch.get_num_threads(), 4))
-    try: model, name = load_encoder(args.checkpoint)
-    except (FileNotFoundError, ValueError) as e: print(f"evaluate: {e}"); return 2
+    model, name = load_encoder(args.checkpoint)   # a bad checkpoint: one line naming it, exit 2 (run_command)
     jobs = SUITES[args.suite] if args.suite else [(args.task, args.fraction)]
     rows = []
     for task, frac in jobs:
         data = args.data or TASK_DATA[task][0]
-        if data not in TASK_DATA[task]: print(f"evaluate: skipping {task} (it runs on {TASK_DATA[task]}, not {data})"); continue
+        if data not in TASK_DATA[task]: print(f"cxr-graphalign evaluate: skipping {task} (it runs on {', '.join(TASK_DATA[task])}, not {data})", file=sys.stderr); continue
         t0 = time.time()
         try: new = run_task(model, task, frac, data, args.root, tuple(args.seeds), args.image_size, args.limit, args.epochs, args.beam_size, args.splits)
-        except (FileNotFoundError, ValueError) as e: print(f"evaluate: {task} on {data}: {e}"); return 2
+        except (FileNotFoundError, ValueError) as e: raise CLIError(f"{task} on {data}: {e}") from e
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         rows += [{**r, "time": stamp, "method": args.name or name, "checkpoint": str(args.checkpoint)} for r in new]
         print(f"{task} {data} {frac:g}: " + ", ".join(f"{r['metric']}={r['mean']:.3f}±{r['std']:.3f}" for r in new) + f" ({time.time() - t0:.0f}s)")
-    if not rows: print("evaluate: nothing ran"); return 1
+    if not rows: raise CLIError(f"nothing ran: --data {args.data} fits none of the tasks asked for; see `cxr-graphalign evaluate --help`")
     df = append_results(args.results, rows)
     print(table_markdown(df)); print(f"results appended to {args.results}")
     if args.figure:

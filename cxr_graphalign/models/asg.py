@@ -65,7 +65,7 @@ class RegionSentence(Part):
         return {"graphs": graphs, "arsa_span": spans, "arsa_pairs": pairs}
 
     def forward(self, model, feats, batch):
-        regions, _, _ = self.regions(feats["image_grid"], batch["images"].shape[-1], batch.get("region_boxes"))
+        regions, _, _ = self.regions(feats["image_grid"], batch["images"].shape[-1], batch.get("region_boxes"), batch.get("image_transform"))   # atlas boxes move with the crop / augmentation
         sentences, has_tokens = pool_spans(feats["text_states"], span_token_mask(batch["offset_mapping"], batch["arsa_span"]))
         pairs = batch["arsa_pairs"] & has_tokens[:, None, :]
         rb, rr = pairs.any(2).nonzero(as_tuple=True)

@@ -29,9 +29,11 @@ __all__ = ['RUN_FILES', 'add_pretrain_args', 'check_data', 'model_views', 'build
 def add_pretrain_args(p: argparse.ArgumentParser):
     "Arguments of `cxr-graphalign pretrain`."
     from cxr_graphalign.models import list_methods
+    from cxr_graphalign.models.methods import loss_terms
     presets = [m for m in list_methods() if not m.endswith("-tiny")]
     p.add_argument("--method", default="cga", help=f"method preset: {', '.join(presets)} (NAME-tiny for a small one); join presets with + for their union (cga+place)")
-    p.add_argument("--terms", default=None, help="train these loss terms with these weights instead of the method's, e.g. global=1,anatomy=1,tag=0.5")
+    p.add_argument("--terms", default=None, help=f"train these loss terms with these weights instead of the method's, e.g. global=1,anatomy=1,tag=0.5 "
+                                                 f"(terms: {', '.join(sorted(loss_terms()))})")
     p.add_argument("--schedule", default=None, help="cascade of the terms, e.g. \"anatomy>pathology>edge>graph\" (',' joins terms of one stage; "
                                                      "':sequential' or ':all' after it; 'none': fixed weights)")
     p.add_argument("--data", required=True, help="'phantom', a cache folder from `cxr-graphalign prepare`, or a dataset name (e.g. covid-cxr) with --root")
