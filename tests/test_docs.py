@@ -80,6 +80,16 @@ def test_pages_option_rejects_an_unknown_notebook(tmp_path):
                          capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 1 and "matches no notebook" in res.stderr and "Traceback" not in res.stderr, res.stderr[-2000:]
 
+def test_executed_notebooks_are_written_for_quarto(tmp_path):
+    "`--executed-into DIR` writes each executed notebook with its outputs: the docs workflow renders those with Quarto, which executes nothing."
+    res = subprocess.run([sys.executable, str(ROOT/"tools"/"build_docs.py"), "--pages", "01b_graph.parse.ipynb", "--no-readme",
+                          "--out", str(tmp_path/"_docs"), "--executed-into", str(tmp_path/"nbs")], capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    assert res.returncode == 0, res.stderr[-3000:]
+    nb = json.loads((tmp_path/"nbs"/"01b_graph.parse.ipynb").read_text())
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert len(outputs) >= 5, len(outputs)
+    assert json.loads((ROOT/"nbs"/"01b_graph.parse.ipynb").read_text()) != nb, "the committed notebook was written over"
+
 # pages whose outputs are figures: a picture (img), a canvas (vis-network, in an iframe) or an SVG chart (plotly, matplotlib)
 FIGURE_PAGES = {"viz.graph": "graph viewer", "viz.heatmap": "region-sentence heatmap", "viz.gradcam": "Grad-CAM",
                 "viz.dashboard": "training dashboard"}

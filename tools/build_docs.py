@@ -11,6 +11,8 @@ the offline stand-in used by CI and by `tests/test_docs.py`.
     python tools/build_docs.py --workers 2              # notebooks executed in parallel
     python tools/build_docs.py --readme                 # README.md only
     python tools/build_docs.py --check                  # exit 1 if README.md is not up to date with nbs/index.ipynb
+    python tools/build_docs.py --executed-into nbs --no-readme   # also write the executed notebooks over nbs/ (the
+                                                        # docs workflow does this in its checkout, then Quarto renders them)
 
 Executing all notebooks takes a while on two cores, so each executed notebook is cached in `_docs_cache/`
 (or `$CXR_GRAPHALIGN_DOCS_CACHE`) under a key made of the notebook's bytes and the library's sources: a page is
@@ -260,6 +262,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-readme", action="store_true", help="leave README.md alone (a full build regenerates it)")
     ap.add_argument("--workers", type=int, default=1, help="notebooks executed in parallel (default 1)")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds allowed to execute one notebook (default 1800)")
+    ap.add_argument("--executed-into", default=None, help="also copy each executed notebook (with its outputs) into this folder, "
+                                                        "e.g. nbs/ in a throwaway checkout before `nbdev-docs` (Quarto does not execute notebooks)")
     ap.add_argument("--execute-one", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.execute_one: return _execute_one(a.execute_one)
@@ -270,6 +274,9 @@ def main(argv=None) -> int:
             lib = library_hash()
             with ThreadPoolExecutor(max(1, a.workers)) as pool:
                 executed = dict(zip(nbs, pool.map(lambda nb: execute(nb, lib, a.timeout), nbs)))
+            if a.executed_into:
+                into = Path(a.executed_into); into.mkdir(parents=True, exist_ok=True)
+                for nb, done in executed.items(): shutil.copyfile(done, into/nb.name)
         proc = process(nbs, executed)
     except BuildError as e:
         print(f"build_docs: {e}", file=sys.stderr); return 1
