@@ -94,7 +94,7 @@ def test_executed_notebooks_are_written_for_quarto(tmp_path):
 FIGURE_PAGES = {"viz.graph": "graph viewer", "viz.heatmap": "region-sentence heatmap", "viz.gradcam": "Grad-CAM",
                 "viz.dashboard": "training dashboard"}
 SHOTS = {"index": "docs_index.png", "graph.parse": "docs_parser.png", "losses.contrastive": "docs_losses.png",
-         "train": "docs_training.png", "viz.heatmap": "docs_viz_heatmap.png", "viz.graph": "docs_viz_graph.png"}
+         "train.loop": "docs_training.png", "viz.heatmap": "docs_viz_heatmap.png", "viz.graph": "docs_viz_graph.png"}
 FIGURES = ".jp-OutputArea-output img, .jp-OutputArea-output canvas, .jp-OutputArea-output svg"
 
 def _figures(page) -> int:
@@ -116,6 +116,7 @@ def test_every_page_with_outputs_in_chromium(tmp_path):
     from build_docs import page_name, notebook_title
     pages = {page_name(nb): notebook_title(nb) for nb in notebooks}
     assert {p.stem for p in out.glob("*.html")} == set(pages)
+    assert set(SHOTS) <= set(pages) and set(FIGURE_PAGES) <= set(pages), f"screenshots or figure checks name no page: {(set(SHOTS) | set(FIGURE_PAGES)) - set(pages)}"
     for f in out.glob("*.html"):
         for m in re.findall(r"data:image/[a-z+]+;base64,([A-Za-z0-9+/=]+)", f.read_text(encoding="utf-8")):
             assert len(m) * 3 // 4 <= 110_000, f"{f.name}: a {len(m) * 3 // 4000} kB inline image"
