@@ -108,3 +108,26 @@ def test_a_folder_in_use_by_another_run_is_refused(tmp_path, command):
         r = subprocess.run([sys.executable, "-m", "cxr_graphalign.cli", command, "--quick", "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "in use" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert [p.name for p in out.iterdir()] == [".cxr-graphalign.lock"]
+
+
+def test_seeds_that_agree_exactly_do_not_make_a_difference_significant():
+    """The full-budget table once marked GLoRIA's t2i R@5 significant: its three seeds each retrieved exactly one more
+    report of 256 than ConVIRT, so the seeds' t-interval collapsed to [0.004, 0.004] (and the t-test had no p), while the
+    bootstrap over test items spanned zero. Without spread over seeds, the test items decide."""
+    from cxr_graphalign.compare import CompareConfig, Scored, summarise_runs
+    rng = np.random.default_rng(0)
+    base = [rng.random(256) < 0.05 for _ in range(3)]
+    other = [b.copy() for b in base]
+    for o in other:   # in every seed: 3 misses become hits and 2 hits become misses, +1/256 net
+        o[np.flatnonzero(~o)[:3]] = True; o[np.flatnonzero(o)[-2:]] = False
+    cfg = CompareConfig(methods=("a", "b"), seeds=(0, 1, 2), n_boot=300)
+    def runs(): return {**{("a", s): {("phantom", "R@5"): Scored("mean", (base[s].astype(float),))} for s in range(3)},
+                        **{("b", s): {("phantom", "R@5"): Scored("mean", (other[s].astype(float),))} for s in range(3)}}
+    _, paired = summarise_runs(runs(), {}, cfg)
+    (t,) = paired
+    assert abs(t["diff"] - 1 / 256) < 1e-12 and t["ci_low"] == pytest.approx(t["ci_high"]) and not np.isfinite(t["p"])
+    assert t["boot_low"] < 0 < t["boot_high"] and not t["significant"]
+    # a real difference, with spread over seeds, is still found by the seeds' interval
+    for s, o in enumerate(other): o[np.flatnonzero(~o)[:20 + 3 * s]] = True
+    _, (t,) = summarise_runs(runs(), {}, cfg)
+    assert np.isfinite(t["p"]) and t["ci_low"] > 0 and t["significant"]
